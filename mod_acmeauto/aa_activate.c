@@ -1,0 +1,314 @@
+/* Activation: the parent (root) turns staged certificates into live ones
+ * at start-up and graceful restart, after checking them; it also provides
+ * the self-signed fallback and gives mod_ssl its files. */
+#include <string.h>
+#include <unistd.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <unixd.h>
+
+#include "aa_activate.h"
+#include "acme_cert.h"
+#include "acme_json.h"
+#include "acme_util.h"
+
+APLOG_USE_MODULE(acmeauto);
+
+/* Areas the unprivileged child writes to. */
+static const acme_store_area_e child_areas[] = {
+    ACME_AREA_ACCOUNTS, ACME_AREA_CHALLENGES, ACME_AREA_STAGING,
+    ACME_AREA_STATE
+};
+
+apr_status_t aa_store_prepare(aa_global_t *g, apr_pool_t *p, server_rec *s)
+{
+    apr_status_t rv;
+    apr_size_t i;
+
+    acme_store_open(&g->store, g->pool, g->store_dir);
+    if ((rv = acme_store_create_dirs(g->store, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, AA_LOGNO(00101)
+                     "cannot create the store at %s: check ACMEStoreDir",
+                     g->store_dir);
+        return rv;
+    }
+    if (geteuid() != 0) {
+        return APR_SUCCESS;
+    }
+    for (i = 0; i < sizeof(child_areas) / sizeof(child_areas[0]); i++) {
+        const char *dir = acme_store_path(p, g->store, child_areas[i], NULL,
+                                          NULL);
+        if (chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id)) {
+            rv = APR_FROM_OS_ERROR(errno);
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, AA_LOGNO(00102)
+                         "cannot hand %s to the server's User", dir);
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static const char *cert_file(apr_pool_t *p, aa_global_t *g,
+                             acme_store_area_e area, const char *name,
+                             acme_key_type_e t, const char *kind)
+{
+    return acme_store_path(p, g->store, area, name,
+                           apr_psprintf(p, "%s.%s.pem", acme_key_type_name(t),
+                                        kind));
+}
+
+/* Loads chain and key of one certificate set member. */
+static apr_status_t load_pair(apr_array_header_t **chain, EVP_PKEY **key,
+                              const char **cert_pem, apr_size_t *cert_len,
+                              const char **key_pem, apr_size_t *key_len,
+                              apr_pool_t *p, const char *cert_path,
+                              const char *key_path)
+{
+    char *c, *k;
+    apr_status_t rv;
+
+    if ((rv = acme_store_read(&c, cert_len, cert_path, ACME_STORE_FILE_MAX,
+                              p)) != APR_SUCCESS
+        || (rv = acme_store_read(&k, key_len, key_path, ACME_STORE_FILE_MAX,
+                                 p)) != APR_SUCCESS
+        || (rv = acme_cert_chain_parse(chain, p, c, *cert_len)) != APR_SUCCESS
+        || (rv = acme_key_from_pem(key, p, k, *key_len)) != APR_SUCCESS) {
+        return rv;
+    }
+    *cert_pem = c;
+    *key_pem = k;
+    return APR_SUCCESS;
+}
+
+/* Checks one key type's certificate in an area; *why on failure. */
+static apr_status_t check_member(const char **why, acme_cert_info_t **info,
+                                 aa_global_t *g, apr_pool_t *p,
+                                 acme_store_area_e area, const aa_domain_t *d,
+                                 acme_key_type_e t)
+{
+    apr_array_header_t *chain;
+    EVP_PKEY *key;
+    const char *cp, *kp;
+    apr_size_t cl, kl;
+    apr_status_t rv;
+
+    rv = load_pair(&chain, &key, &cp, &cl, &kp, &kl, p,
+                   cert_file(p, g, area, d->name, t, "cert"),
+                   cert_file(p, g, area, d->name, t, "key"));
+    if (rv != APR_SUCCESS) {
+        *why = apr_psprintf(p, "the %s certificate or key is missing or "
+                            "unreadable", acme_key_type_name(t));
+        return rv;
+    }
+    if ((rv = acme_cert_check(why, p, chain, key, d->names,
+                              apr_time_now())) != APR_SUCCESS) {
+        return rv;
+    }
+    return info ? acme_cert_info(info, p, chain) : APR_SUCCESS;
+}
+
+static apr_status_t copy_file(apr_pool_t *p, const char *from, const char *to,
+                              apr_fileperms_t perms)
+{
+    char *data;
+    apr_size_t len;
+    apr_status_t rv = acme_store_read(&data, &len, from, ACME_STORE_FILE_MAX, p);
+
+    return rv == APR_SUCCESS ? acme_store_write(to, data, len, perms, p) : rv;
+}
+
+static void reject_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
+                          const aa_domain_t *d, const char *why)
+{
+    const char *from = acme_store_path(p, g->store, ACME_AREA_STAGING,
+                                       d->name, NULL);
+    const char *to = acme_store_path(p, g->store, ACME_AREA_REJECTED,
+        apr_psprintf(p, "%s.%" APR_TIME_T_FMT, d->name,
+                     apr_time_sec(apr_time_now())), NULL);
+
+    apr_file_rename(from, to, p);
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AA_LOGNO(00103)
+                 "%s: the new certificate was not activated: %s; it was "
+                 "kept in %s and the current certificate stays in use",
+                 d->name, why, to);
+}
+
+/* Staged set -> live, all key types or none. */
+static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
+                            const aa_domain_t *d)
+{
+    const char *staged = acme_store_path(p, g->store, ACME_AREA_STAGING,
+                                         d->name, "staged.json");
+    const char *live_dir = acme_store_path(p, g->store, ACME_AREA_LIVE,
+                                           d->name, NULL);
+    const apr_array_header_t *types = d->spec.key_types;
+    const char *why;
+    apr_status_t rv;
+    int i;
+
+    if (!acme_store_exists(staged, p)) {
+        return;
+    }
+    for (i = 0; i < types->nelts; i++) {
+        acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
+        if (check_member(&why, NULL, g, p, ACME_AREA_STAGING, d, t)
+            != APR_SUCCESS) {
+            reject_staged(g, p, s, d, why);
+            return;
+        }
+    }
+    if ((rv = acme_store_mkdirs(live_dir, 0700, p)) != APR_SUCCESS) {
+        goto failed;
+    }
+    for (i = 0; i < types->nelts; i++) {
+        acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
+        /* Each file is replaced atomically; should we die between the
+         * two, the staged set is still there and is copied again at the
+         * next start, and a mismatched live pair fails its check. */
+        if ((rv = copy_file(p, cert_file(p, g, ACME_AREA_STAGING, d->name, t,
+                                         "key"),
+                            cert_file(p, g, ACME_AREA_LIVE, d->name, t, "key"),
+                            0600)) != APR_SUCCESS
+            || (rv = copy_file(p, cert_file(p, g, ACME_AREA_STAGING, d->name,
+                                            t, "cert"),
+                               cert_file(p, g, ACME_AREA_LIVE, d->name, t,
+                                         "cert"), 0644)) != APR_SUCCESS) {
+            goto failed;
+        }
+    }
+    acme_store_remove_dir(acme_store_path(p, g->store, ACME_AREA_STAGING,
+                                          d->name, NULL), p);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00104)
+                 "%s: new certificate activated for %s", d->name,
+                 acme_str_join(p, d->names, ", "));
+    return;
+failed:
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00105)
+                 "%s: could not copy the new certificate into %s", d->name,
+                 live_dir);
+}
+
+/* Is every key type live and good? Sets renew_at from the earliest. */
+static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
+                        aa_domain_t *d)
+{
+    const apr_array_header_t *types = d->spec.key_types;
+    acme_cert_info_t *info;
+    const char *why;
+    int i;
+
+    d->is_live = 1;
+    d->renew_at = 0;
+    for (i = 0; i < types->nelts; i++) {
+        acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
+        apr_time_t at;
+        if (check_member(&why, &info, g, p, ACME_AREA_LIVE, d, t)
+            != APR_SUCCESS) {
+            d->is_live = 0;
+            d->renew_at = 0;
+            return;
+        }
+        /* Renew when a third of the lifetime remains. */
+        at = info->not_after - (info->not_after - info->not_before) / 3;
+        if (!d->renew_at || at < d->renew_at) {
+            d->renew_at = at;
+        }
+    }
+}
+
+static apr_status_t ensure_fallback(aa_global_t *g, apr_pool_t *p,
+                                    const aa_domain_t *d)
+{
+    const char *dir = acme_store_path(p, g->store, ACME_AREA_FALLBACK,
+                                      d->name, NULL);
+    const char *cert = cert_file(p, g, ACME_AREA_FALLBACK, d->name,
+                                 ACME_KEY_EC256, "cert");
+    const char *key = cert_file(p, g, ACME_AREA_FALLBACK, d->name,
+                                ACME_KEY_EC256, "key");
+    EVP_PKEY *pkey;
+    const char *cert_pem, *key_pem;
+    apr_status_t rv;
+
+    if (acme_store_exists(cert, p) && acme_store_exists(key, p)) {
+        return APR_SUCCESS;
+    }
+    if ((rv = acme_store_mkdirs(dir, 0700, p)) != APR_SUCCESS
+        || (rv = acme_key_generate(&pkey, p, ACME_KEY_EC256)) != APR_SUCCESS
+        || (rv = acme_key_to_pem(&key_pem, p, pkey)) != APR_SUCCESS
+        || (rv = acme_cert_self_signed(&cert_pem, p, pkey, d->names,
+                                       30)) != APR_SUCCESS
+        || (rv = acme_store_write(key, key_pem, strlen(key_pem), 0600,
+                                  p)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acme_store_write(cert, cert_pem, strlen(cert_pem), 0644, p);
+}
+
+void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s)
+{
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < g->domains->nelts; i++) {
+        aa_domain_t *d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        activate_staged(g, p, s, d);
+        assess_live(g, p, s, d);
+        if (!d->is_live && (rv = ensure_fallback(g, p, d)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00106)
+                         "%s: cannot create the fallback certificate",
+                         d->name);
+        }
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AA_LOGNO(00107)
+                     "%s: %s", d->name, d->is_live
+                     ? "certificate is live"
+                     : "no valid certificate yet; serving a self-signed "
+                       "fallback and answering 503 until one is obtained");
+    }
+}
+
+static int add_files(server_rec *s, apr_pool_t *p,
+                     apr_array_header_t *cert_files,
+                     apr_array_header_t *key_files, int fallback)
+{
+    aa_srv_conf_t *sc = aa_srv_conf(s);
+    aa_global_t *g = aa_global();
+    aa_domain_t *d = sc ? sc->served : NULL;
+    const apr_array_header_t *types;
+    int i;
+
+    if (!d || !g || !g->store || (fallback == d->is_live)) {
+        return DECLINED;
+    }
+    if (fallback) {
+        APR_ARRAY_PUSH(cert_files, const char *) = cert_file(p, g,
+            ACME_AREA_FALLBACK, d->name, ACME_KEY_EC256, "cert");
+        APR_ARRAY_PUSH(key_files, const char *) = cert_file(p, g,
+            ACME_AREA_FALLBACK, d->name, ACME_KEY_EC256, "key");
+        return OK;
+    }
+    types = d->spec.key_types;
+    for (i = 0; i < types->nelts; i++) {
+        acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
+        APR_ARRAY_PUSH(cert_files, const char *) = cert_file(p, g,
+            ACME_AREA_LIVE, d->name, t, "cert");
+        APR_ARRAY_PUSH(key_files, const char *) = cert_file(p, g,
+            ACME_AREA_LIVE, d->name, t, "key");
+    }
+    return OK;
+}
+
+int aa_add_cert_files(server_rec *s, apr_pool_t *p,
+                      apr_array_header_t *cert_files,
+                      apr_array_header_t *key_files)
+{
+    return add_files(s, p, cert_files, key_files, 0);
+}
+
+int aa_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
+                               apr_array_header_t *cert_files,
+                               apr_array_header_t *key_files)
+{
+    return add_files(s, p, cert_files, key_files, 1);
+}

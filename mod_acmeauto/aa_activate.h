@@ -1,0 +1,22 @@
+#ifndef AA_ACTIVATE_H
+#define AA_ACTIVATE_H
+
+#include "mod_acmeauto.h"
+
+/* Parent, at every (re)start: creates the store and hands the child's
+ * areas to the child's user. */
+apr_status_t aa_store_prepare(aa_global_t *g, apr_pool_t *p, server_rec *s);
+
+/* Parent: checks staged certificates and makes the good ones live, then
+ * sets d->is_live/renew_at and makes a fallback where nothing is live. */
+void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s);
+
+/* mod_ssl hooks. */
+int aa_add_cert_files(server_rec *s, apr_pool_t *p,
+                      apr_array_header_t *cert_files,
+                      apr_array_header_t *key_files);
+int aa_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
+                               apr_array_header_t *cert_files,
+                               apr_array_header_t *key_files);
+
+#endif

@@ -1,0 +1,531 @@
+/* Directives (SPEC.md §2). Every handler has one shape: check the context,
+ * parse, check the range, assign; it returns NULL or a message naming the
+ * directive and the value. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_uri.h>
+#include <apr_lib.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#include "aa_config.h"
+#include "acme_util.h"
+#include "acme_json.h"
+
+#define EAB_FILE_MAX 4096
+
+void *aa_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    aa_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->tos = AA_UNSET;
+    sc->auto_restart = AA_UNSET;
+    sc->retry_delay = AA_UNSET;
+    sc->check_interval = AA_UNSET;
+    sc->domains = apr_array_make(p, 2, sizeof(aa_domain_t *));
+    return sc;
+}
+
+void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    aa_srv_conf_t *base = basev, *add = addv;
+    aa_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->servers = add->servers ? add->servers : base->servers;
+    sc->eab_set = add->eab_set || base->eab_set;
+    sc->eab_kid = add->eab_set ? add->eab_kid : base->eab_kid;
+    sc->eab_hmac = add->eab_set ? add->eab_hmac : base->eab_hmac;
+    sc->eab_hmac_len = add->eab_set ? add->eab_hmac_len : base->eab_hmac_len;
+    sc->contacts = add->contacts ? add->contacts : base->contacts;
+    sc->tos = add->tos != AA_UNSET ? add->tos : base->tos;
+    sc->tos_url = add->tos != AA_UNSET ? add->tos_url : base->tos_url;
+    sc->key_types = add->key_types ? add->key_types : base->key_types;
+    sc->auto_restart = add->auto_restart != AA_UNSET ? add->auto_restart
+                                                     : base->auto_restart;
+    sc->retry_delay = add->retry_delay != AA_UNSET ? add->retry_delay
+                                                   : base->retry_delay;
+    sc->ca_file = add->ca_file ? add->ca_file : base->ca_file;
+    sc->store_dir = base->store_dir;
+    sc->check_interval = base->check_interval;
+    sc->domains = add->domains;    /* a domain belongs to where it is written */
+    return sc;
+}
+
+static aa_srv_conf_t *conf_of(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &acmeauto_module);
+}
+
+static const char *bad(cmd_parms *cmd, const char *value, const char *why)
+{
+    return apr_psprintf(cmd->pool, "%s: '%s' %s", cmd->cmd->name, value, why);
+}
+
+static const char *main_server_only(cmd_parms *cmd)
+{
+    if (cmd->server->is_virtual) {
+        return apr_psprintf(cmd->pool, "%s is not allowed inside "
+                            "<VirtualHost>: it applies to the whole server",
+                            cmd->cmd->name);
+    }
+    return ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+}
+
+static int is_http_url(apr_pool_t *p, const char *s)
+{
+    apr_uri_t uri;
+
+    return apr_uri_parse(p, s, &uri) == APR_SUCCESS && uri.scheme
+        && (!strcasecmp(uri.scheme, "https") || !strcasecmp(uri.scheme, "http"))
+        && uri.hostname && *uri.hostname;
+}
+
+static const char *set_server(cmd_parms *cmd, void *dc, int argc,
+                              char *const argv[])
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    int i;
+
+    if (argc < 1) {
+        return "ACMEServer needs at least one ACME directory URL";
+    }
+    sc->servers = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; i++) {
+        if (!is_http_url(cmd->pool, argv[i])) {
+            return bad(cmd, argv[i], "is not an http(s) URL of an ACME "
+                       "directory");
+        }
+        /* Kept byte for byte: some CAs select renew/reissue by query. */
+        APR_ARRAY_PUSH(sc->servers, const char *) = argv[i];
+    }
+    return NULL;
+}
+
+static const char *eab_assign(cmd_parms *cmd, aa_srv_conf_t *sc,
+                              const char *kid, const char *hmac,
+                              const char *origin)
+{
+    unsigned char *key;
+    apr_size_t len;
+
+    if (!*kid) {
+        return bad(cmd, origin, "has an empty key identifier");
+    }
+    if (acme_b64_decode(&key, &len, cmd->pool, hmac) != APR_SUCCESS
+        || len == 0) {
+        /* Never echo the secret itself. */
+        return apr_psprintf(cmd->pool, "%s: the HMAC key for '%s' is not "
+                            "base64url or base64", cmd->cmd->name, kid);
+    }
+    sc->eab_set = 1;
+    sc->eab_kid = kid;
+    sc->eab_hmac = key;
+    sc->eab_hmac_len = len;
+    return NULL;
+}
+
+static const char *eab_from_file(cmd_parms *cmd, aa_srv_conf_t *sc,
+                                 const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg + 5);
+    const char *kid, *hmac;
+    char *data;
+    apr_size_t len;
+    json_t *j;
+
+    if (!path || acme_store_read(&data, &len, path, EAB_FILE_MAX,
+                                 cmd->pool) != APR_SUCCESS) {
+        return bad(cmd, arg, "cannot be read");
+    }
+    j = acme_json_parse(cmd->pool, data, len);
+    kid = acme_json_str(j, "kid");
+    hmac = acme_json_str(j, "hmac");
+    if (!kid || !hmac) {
+        return bad(cmd, arg, "must hold a JSON object with string members "
+                   "\"kid\" and \"hmac\"");
+    }
+    return eab_assign(cmd, sc, apr_pstrdup(cmd->pool, kid),
+                      apr_pstrdup(cmd->pool, hmac), arg);
+}
+
+static const char *set_eab(cmd_parms *cmd, void *dc, const char *a1,
+                           const char *a2)
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+
+    if (!a2) {
+        if (!strcasecmp(a1, "none")) {
+            sc->eab_set = 1;
+            sc->eab_kid = NULL;
+            return NULL;
+        }
+        if (!strncmp(a1, "file:", 5)) {
+            return eab_from_file(cmd, sc, a1);
+        }
+        return bad(cmd, a1, "needs a second argument: use 'ACMEEAB KID HMAC', "
+                   "'ACMEEAB file:PATH' or 'ACMEEAB none'");
+    }
+    return eab_assign(cmd, sc, a1, a2, a1);
+}
+
+static const char *set_domain(cmd_parms *cmd, void *dc, int argc,
+                              char *const argv[])
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    aa_domain_t *d;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT), *name;
+    int i, j;
+
+    if (err) {
+        return err;
+    }
+    if (argc == 0 && !cmd->server->is_virtual) {
+        return "ACMEDomain without names is only allowed inside <VirtualHost> "
+               "(it then takes the ServerName and ServerAlias)";
+    }
+    d = apr_pcalloc(cmd->pool, sizeof(*d));
+    d->names = apr_array_make(cmd->pool, argc + 1, sizeof(const char *));
+    d->defined_in = cmd->server;
+    d->from_vhost = (argc == 0);
+    d->defined_at = apr_psprintf(cmd->pool, "%s:%d",
+                                 cmd->directive->filename,
+                                 cmd->directive->line_num);
+    for (i = 0; i < argc; i++) {
+        if (!acme_dns_name_normalize(&name, cmd->pool, argv[i])) {
+            return bad(cmd, argv[i], "is not a valid DNS name");
+        }
+        for (j = 0; j < d->names->nelts; j++) {
+            if (!strcmp(APR_ARRAY_IDX(d->names, j, const char *), name)) {
+                return bad(cmd, argv[i], "is listed twice");
+            }
+        }
+        APR_ARRAY_PUSH(d->names, const char *) = name;
+    }
+    d->name = argc ? APR_ARRAY_IDX(d->names, 0, const char *) : NULL;
+    APR_ARRAY_PUSH(sc->domains, aa_domain_t *) = d;
+    return NULL;
+}
+
+static const char *set_contact(cmd_parms *cmd, void *dc, int argc,
+                               char *const argv[])
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    int i;
+
+    if (argc < 1) {
+        return "ACMEContact needs at least one e-mail address";
+    }
+    sc->contacts = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; i++) {
+        const char *addr = argv[i], *at;
+        if (!strncasecmp(addr, "mailto:", 7)) {
+            addr += 7;
+        }
+        at = strchr(addr, '@');
+        if (!at || at == addr || !at[1] || strchr(at + 1, '@')
+            || strpbrk(addr, " \t,;<>\"")) {
+            return bad(cmd, argv[i], "is not an e-mail address");
+        }
+        APR_ARRAY_PUSH(sc->contacts, const char *) =
+            apr_pstrcat(cmd->pool, "mailto:", addr, NULL);
+    }
+    return NULL;
+}
+
+static const char *set_agree_tos(cmd_parms *cmd, void *dc, const char *arg)
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+
+    if (!strcasecmp(arg, "on")) {
+        sc->tos = 1;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        sc->tos = 0;
+    }
+    else if (is_http_url(cmd->pool, arg)) {
+        sc->tos = 1;
+        sc->tos_url = arg;
+    }
+    else {
+        return bad(cmd, arg, "must be on, off or the URL of the CA's terms "
+                   "of service");
+    }
+    return NULL;
+}
+
+static const char *set_key_type(cmd_parms *cmd, void *dc, int argc,
+                                char *const argv[])
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    int i, j;
+
+    if (argc < 1) {
+        return "ACMEKeyType needs at least one of rsa2048, rsa3072, rsa4096, "
+               "ec256, ec384";
+    }
+    sc->key_types = apr_array_make(cmd->pool, argc, sizeof(acme_key_type_e));
+    for (i = 0; i < argc; i++) {
+        acme_key_type_e t = acme_key_type_parse(argv[i]);
+        if (t == ACME_KEY_NONE) {
+            return bad(cmd, argv[i], "is not a key type; use rsa2048, "
+                       "rsa3072, rsa4096, ec256 or ec384");
+        }
+        for (j = 0; j < sc->key_types->nelts; j++) {
+            if (APR_ARRAY_IDX(sc->key_types, j, acme_key_type_e) == t) {
+                return bad(cmd, argv[i], "is listed twice");
+            }
+        }
+        APR_ARRAY_PUSH(sc->key_types, acme_key_type_e) = t;
+    }
+    return NULL;
+}
+
+static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+
+    if (err) {
+        return err;
+    }
+    if (!*arg) {
+        return bad(cmd, arg, "is empty");
+    }
+    conf_of(cmd)->store_dir = ap_server_root_relative(cmd->pool, arg);
+    return conf_of(cmd)->store_dir ? NULL : bad(cmd, arg, "is not a valid path");
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS
+        || fi.filetype != APR_REG) {
+        return bad(cmd, arg, "is not a readable file");
+    }
+    conf_of(cmd)->ca_file = path;
+    return NULL;
+}
+
+static const char *set_auto_restart(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!strcasecmp(arg, "on")) {
+        conf_of(cmd)->auto_restart = 1;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        conf_of(cmd)->auto_restart = 0;
+    }
+    else {
+        return bad(cmd, arg, "must be on or off");
+    }
+    return NULL;
+}
+
+static const char *parse_duration(cmd_parms *cmd, const char *arg,
+                                  apr_interval_time_t min,
+                                  apr_interval_time_t max,
+                                  apr_interval_time_t *out)
+{
+    apr_interval_time_t d;
+
+    if (acme_parse_duration(&d, arg) != APR_SUCCESS) {
+        return bad(cmd, arg, "is not a duration (a number with s, m, h or d)");
+    }
+    if (d < min || d > max) {
+        return bad(cmd, arg, apr_psprintf(cmd->pool, "is out of range (%s to "
+                   "%s)", acme_duration_str(cmd->pool, min),
+                   acme_duration_str(cmd->pool, max)));
+    }
+    *out = d;
+    return NULL;
+}
+
+static const char *set_check_interval(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    const char *err = main_server_only(cmd);
+
+    return err ? err : parse_duration(cmd, arg, apr_time_from_sec(1),
+                                      apr_time_from_sec(7 * 86400),
+                                      &conf_of(cmd)->check_interval);
+}
+
+static const char *set_retry_delay(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_duration(cmd, arg, apr_time_from_sec(1), AA_MAX_RETRY_DELAY,
+                          &conf_of(cmd)->retry_delay);
+}
+
+const command_rec aa_directives[] = {
+    AP_INIT_TAKE_ARGV("ACMEServer", set_server, NULL, RSRC_CONF,
+        "ACME directory URL(s), tried in order"),
+    AP_INIT_TAKE12("ACMEEAB", set_eab, NULL, RSRC_CONF,
+        "External Account Binding: KID HMAC, file:PATH or none"),
+    AP_INIT_TAKE_ARGV("ACMEDomain", set_domain, NULL, RSRC_CONF,
+        "Names of one managed certificate (none in a VirtualHost: its names)"),
+    AP_INIT_TAKE_ARGV("ACMEContact", set_contact, NULL, RSRC_CONF,
+        "Contact e-mail address(es) of the ACME account"),
+    AP_INIT_TAKE1("ACMEAgreeTOS", set_agree_tos, NULL, RSRC_CONF,
+        "on, off or the URL of the accepted terms of service"),
+    AP_INIT_TAKE_ARGV("ACMEKeyType", set_key_type, NULL, RSRC_CONF,
+        "Certificate key type(s): rsa2048 rsa3072 rsa4096 ec256 ec384"),
+    AP_INIT_TAKE1("ACMEStoreDir", set_store_dir, NULL, RSRC_CONF,
+        "Directory for accounts, keys, certificates and state"),
+    AP_INIT_TAKE1("ACMECACertificate", set_ca_file, NULL, RSRC_CONF,
+        "PEM trust anchors for connections to the ACME server"),
+    AP_INIT_TAKE1("ACMEAutoRestart", set_auto_restart, NULL, RSRC_CONF,
+        "on: restart gracefully when new certificates are ready"),
+    AP_INIT_TAKE1("ACMECheckInterval", set_check_interval, NULL, RSRC_CONF,
+        "How often all certificates are checked"),
+    AP_INIT_TAKE1("ACMERetryDelay", set_retry_delay, NULL, RSRC_CONF,
+        "First delay after a failure; grows with each further failure"),
+    { NULL }
+};
+
+static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
+{
+    const char *name;
+    int i;
+
+    if (!s->server_hostname
+        || !acme_dns_name_normalize(&name, p, s->server_hostname)) {
+        return apr_psprintf(p, "ACMEDomain at %s: the virtual host has no "
+                            "usable ServerName", d->defined_at);
+    }
+    APR_ARRAY_PUSH(d->names, const char *) = name;
+    for (i = 0; s->names && i < s->names->nelts; i++) {
+        const char *alias = APR_ARRAY_IDX(s->names, i, const char *);
+        if (!acme_dns_name_normalize(&name, p, alias)) {
+            return apr_psprintf(p, "ACMEDomain at %s: ServerAlias '%s' is not "
+                                "a DNS name", d->defined_at, alias);
+        }
+        if (strcmp(name, APR_ARRAY_IDX(d->names, 0, const char *))) {
+            APR_ARRAY_PUSH(d->names, const char *) = name;
+        }
+    }
+    d->name = APR_ARRAY_IDX(d->names, 0, const char *);
+    return NULL;
+}
+
+/* ServerAdmin is the contact when ACMEContact is not given. */
+static apr_array_header_t *default_contacts(apr_pool_t *p, server_rec *s)
+{
+    apr_array_header_t *a = apr_array_make(p, 1, sizeof(const char *));
+    const char *admin = s->server_admin;
+
+    if (admin && strchr(admin, '@') && !strpbrk(admin, " \t<>")) {
+        APR_ARRAY_PUSH(a, const char *) = apr_pstrcat(p, "mailto:", admin,
+                                                      NULL);
+    }
+    return a;
+}
+
+static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
+                         server_rec *s)
+{
+    acme_domain_spec_t *spec = &d->spec;
+
+    spec->name = d->name;
+    spec->names = d->names;
+    spec->server_url = sc->servers
+        ? APR_ARRAY_IDX(sc->servers, 0, const char *) : AA_DEFAULT_SERVER;
+    spec->eab_kid = sc->eab_kid;
+    spec->eab_hmac = sc->eab_hmac;
+    spec->eab_hmac_len = sc->eab_hmac_len;
+    spec->contacts = sc->contacts ? sc->contacts : default_contacts(p, s);
+    spec->tos_agreed = sc->tos == 1;
+    spec->tos_url = sc->tos_url;
+    spec->ca_file = sc->ca_file;
+    if (sc->key_types) {
+        spec->key_types = sc->key_types;
+    }
+    else {
+        spec->key_types = apr_array_make(p, 1, sizeof(acme_key_type_e));
+        APR_ARRAY_PUSH(spec->key_types, acme_key_type_e) = ACME_KEY_RSA2048;
+    }
+    d->auto_restart = sc->auto_restart != 0;
+    d->retry_delay = sc->retry_delay != AA_UNSET ? sc->retry_delay
+                                                 : AA_DEFAULT_RETRY_DELAY;
+}
+
+static const char *check_unique(aa_global_t *g, aa_domain_t *d, apr_pool_t *p)
+{
+    int i, j, k;
+
+    for (i = 0; i < g->domains->nelts; i++) {
+        aa_domain_t *o = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        for (j = 0; j < d->names->nelts; j++) {
+            const char *n = APR_ARRAY_IDX(d->names, j, const char *);
+            for (k = 0; k < o->names->nelts; k++) {
+                if (!strcmp(n, APR_ARRAY_IDX(o->names, k, const char *))) {
+                    return apr_psprintf(p, "ACMEDomain at %s: '%s' is already "
+                                        "managed by the ACMEDomain at %s", d->defined_at, n,
+                                        o->defined_at);
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The vhost's own ACMEDomain, else the one that names its ServerName. */
+static aa_domain_t *domain_for_server(aa_global_t *g, server_rec *s)
+{
+    aa_domain_t *d;
+    int i, j;
+
+    for (i = 0; i < g->domains->nelts; i++) {
+        d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        if (d->defined_in == s && s->is_virtual) {
+            return d;
+        }
+    }
+    for (i = 0; s->server_hostname && i < g->domains->nelts; i++) {
+        d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        for (j = 0; j < d->names->nelts; j++) {
+            if (!strcasecmp(APR_ARRAY_IDX(d->names, j, const char *),
+                            s->server_hostname)) {
+                return d;
+            }
+        }
+    }
+    return NULL;
+}
+
+const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
+{
+    aa_srv_conf_t *main_sc = aa_srv_conf(s);
+    server_rec *vs;
+    const char *err;
+    int i;
+
+    g->main_server = s;
+    g->store_dir = main_sc->store_dir ? main_sc->store_dir
+                                      : ap_server_root_relative(p, "acmeauto");
+    g->check_interval = main_sc->check_interval != AA_UNSET
+        ? main_sc->check_interval : AA_DEFAULT_CHECK_INTERVAL;
+    g->domains = apr_array_make(p, 8, sizeof(aa_domain_t *));
+    for (vs = s; vs; vs = vs->next) {
+        aa_srv_conf_t *sc = aa_srv_conf(vs);
+        for (i = 0; i < sc->domains->nelts; i++) {
+            aa_domain_t *d = APR_ARRAY_IDX(sc->domains, i, aa_domain_t *);
+            if (d->defined_in != vs) {
+                continue;
+            }
+            if (d->from_vhost && !d->name
+                && (err = vhost_names(d, p, vs)) != NULL) {
+                return err;
+            }
+            if ((err = check_unique(g, d, p)) != NULL) {
+                return err;
+            }
+            resolve_spec(d, sc, p, vs);
+            APR_ARRAY_PUSH(g->domains, aa_domain_t *) = d;
+        }
+    }
+    for (vs = s; vs; vs = vs->next) {
+        aa_srv_conf(vs)->served = domain_for_server(g, vs);
+    }
+    return NULL;
+}

@@ -1,0 +1,351 @@
+/* The background work. The renewal job runs in a mod_watchdog singleton
+ * inside one child, as the unprivileged User. When it has staged new
+ * certificates it drops a request file; a small thread in the parent
+ * (root) sees it and signals a graceful restart to its own process, which
+ * the child could not do. */
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_optional.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <ap_mpm.h>
+#include <mpm_common.h>
+#include <mod_watchdog.h>
+
+#include "aa_watchdog.h"
+#include "aa_config.h"
+#include "acme_json.h"
+#include "acme_util.h"
+
+APLOG_USE_MODULE(acmeauto);
+
+#define AA_WATCHDOG_NAME "_acmeauto_"
+#define TICK apr_time_from_sec(1)
+#define CONFIG_PROBLEM_MIN_DELAY apr_time_from_sec(3600)
+
+/* The child's view of one domain between runs. */
+typedef struct {
+    int failures;
+    apr_time_t next_attempt;
+    int restart_noted;
+    const char *fingerprint;
+} job_state_t;
+
+typedef struct {
+    aa_global_t *g;
+    apr_time_t next_check;
+    job_state_t *states;      /* one per g->domains */
+} child_ctx_t;
+
+static int server_stopping(void *baton)
+{
+    int state = AP_MPMQ_RUNNING;
+
+    ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
+    return state == AP_MPMQ_STOPPING;
+}
+
+static void job_log(void *baton, int level, const char *msg)
+{
+    static const int levels[] = { APLOG_ERR, APLOG_WARNING, APLOG_INFO,
+                                  APLOG_DEBUG };
+    server_rec *s = baton;
+
+    ap_log_error(APLOG_MARK, levels[level & 3], 0, s, AA_LOGNO(00301) "%s",
+                 msg);
+}
+
+/* What the persisted backoff was computed for: a changed configuration
+ * deserves a fresh attempt. No secrets in it, only their hash. */
+static const char *fingerprint(apr_pool_t *p, const aa_domain_t *d)
+{
+    const acme_domain_spec_t *sp = &d->spec;
+    const char *s = apr_pstrcat(p, sp->server_url, "|",
+        acme_str_join(p, sp->names, ","), "|", sp->eab_kid ? sp->eab_kid : "",
+        "|", sp->eab_hmac ? acme_sha256_hex(p, (const char *)sp->eab_hmac,
+                                            sp->eab_hmac_len) : "",
+        "|", sp->tos_agreed ? "tos" : "", "|",
+        acme_str_join(p, sp->contacts, ","), NULL);
+    int i;
+
+    for (i = 0; i < sp->key_types->nelts; i++) {
+        s = apr_pstrcat(p, s, "|", acme_key_type_name(
+            APR_ARRAY_IDX(sp->key_types, i, acme_key_type_e)), NULL);
+    }
+    return acme_sha256_hex(p, s, strlen(s));
+}
+
+static const char *state_path(apr_pool_t *p, const aa_global_t *g,
+                              const aa_domain_t *d)
+{
+    return acme_store_path(p, g->store, ACME_AREA_STATE,
+                           apr_pstrcat(p, d->name, ".json", NULL), NULL);
+}
+
+static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
+{
+    aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+    job_state_t *st = &ctx->states[i];
+    const char *fp = fingerprint(p, d);
+    json_t *j;
+
+    st->fingerprint = apr_pstrdup(ctx->g->pool, fp);
+    if (acme_store_read_json(&j, state_path(p, ctx->g, d), p) != APR_SUCCESS
+        || !acme_json_str(j, "config") || strcmp(acme_json_str(j, "config"),
+                                                 fp)) {
+        return;
+    }
+    st->failures = (int)json_integer_value(json_object_get(j, "failures"));
+    st->next_attempt = apr_time_from_sec(json_integer_value(
+        json_object_get(j, "next_attempt")));
+}
+
+static void save_state(child_ctx_t *ctx, int i, apr_pool_t *p,
+                       const acme_error_t *err)
+{
+    aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+    job_state_t *st = &ctx->states[i];
+    json_t *j = acme_json_pool_own(p, json_pack("{s:s,s:s,s:i,s:I,s:I}",
+        "domain", d->name, "config", st->fingerprint, "failures",
+        st->failures, "next_attempt",
+        (json_int_t)apr_time_sec(st->next_attempt), "updated",
+        (json_int_t)apr_time_sec(apr_time_now())));
+
+    if (err) {
+        json_object_set_new(j, "last_error", json_pack("{s:s?,s:s?,s:s?,s:s?,"
+            "s:i,s:s}", "type", err->type, "detail", err->detail, "activity",
+            err->activity, "hint", err->hint, "http_status", err->http_status,
+            "kind", err->kind == ACME_FAIL_CONFIG ? "configuration"
+                                                  : "transient"));
+    }
+    acme_store_write_json(state_path(p, ctx->g, d), j, 0644, p);
+}
+
+static apr_interval_time_t backoff(const aa_domain_t *d, const job_state_t *st,
+                                   const acme_error_t *err)
+{
+    apr_interval_time_t delay = d->retry_delay;
+    int i;
+
+    for (i = 1; i < st->failures && delay < AA_MAX_RETRY_DELAY; i++) {
+        delay *= 2;
+    }
+    /* Configuration problems are not hammered: the fix is a config change,
+     * which resets this (see fingerprint). */
+    if (err->kind == ACME_FAIL_CONFIG && delay < CONFIG_PROBLEM_MIN_DELAY) {
+        delay = CONFIG_PROBLEM_MIN_DELAY;
+    }
+    if (err->retry_after > delay) {
+        delay = err->retry_after;
+    }
+    return delay > AA_MAX_RETRY_DELAY ? AA_MAX_RETRY_DELAY : delay;
+}
+
+static void request_restart(child_ctx_t *ctx, aa_domain_t *d, apr_pool_t *p,
+                            server_rec *s)
+{
+    const char *path = acme_store_path(p, ctx->g->store, ACME_AREA_STATE,
+                                       AA_RESTART_FILE, NULL);
+
+    if (!d->auto_restart) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00302)
+                     "%s: a new certificate is ready; a graceful restart of "
+                     "Apache is needed to activate it (ACMEAutoRestart off)",
+                     d->name);
+        return;
+    }
+    acme_store_write(path, d->name, strlen(d->name), 0644, p);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00303)
+                 "%s: a new certificate is ready; asking for a graceful "
+                 "restart to activate it", d->name);
+}
+
+static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
+{
+    aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+    job_state_t *st = &ctx->states[i];
+    acme_job_env_t env = { server_stopping, job_log, s, 0, 0 };
+    acme_error_t *err;
+    apr_interval_time_t delay;
+
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AA_LOGNO(00304)
+                 "%s: %s a certificate from %s", d->name,
+                 d->renew_at ? "renewing" : "obtaining", d->spec.server_url);
+    if (acme_job_issue(&err, p, &d->spec, ctx->g->store, &env) == APR_SUCCESS) {
+        st->failures = 0;
+        st->next_attempt = 0;
+        save_state(ctx, i, p, NULL);
+        request_restart(ctx, d, p, s);
+        return;
+    }
+    if (server_stopping(NULL)) {
+        return;    /* interrupted, not failed: the next child resumes */
+    }
+    st->failures++;
+    delay = backoff(d, st, err);
+    st->next_attempt = apr_time_now() + delay;
+    save_state(ctx, i, p, err);
+    ap_log_error(APLOG_MARK, APLOG_ERR, err->status, s, AA_LOGNO(00305)
+                 "%s: %s; next attempt in %s", d->name,
+                 acme_error_line(p, err), acme_duration_str(p, delay));
+}
+
+/* Due now? Staged and waiting for the restart counts as done. */
+static int domain_due(child_ctx_t *ctx, int i, apr_pool_t *p, apr_time_t now)
+{
+    aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+    job_state_t *st = &ctx->states[i];
+
+    if (acme_store_exists(acme_store_path(p, ctx->g->store, ACME_AREA_STAGING,
+                                          d->name, "staged.json"), p)) {
+        return 0;
+    }
+    if (d->is_live && now < d->renew_at) {
+        return 0;
+    }
+    return now >= st->next_attempt;
+}
+
+static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
+{
+    child_ctx_t *ctx = (child_ctx_t *)data;
+    server_rec *s = ctx->g->main_server;
+    apr_time_t now = apr_time_now(), next;
+    int i;
+
+    if (state == AP_WATCHDOG_STATE_STARTING) {
+        for (i = 0; i < ctx->g->domains->nelts; i++) {
+            load_state(ctx, i, ptemp);
+        }
+        return APR_SUCCESS;
+    }
+    if (state != AP_WATCHDOG_STATE_RUNNING || now < ctx->next_check) {
+        return APR_SUCCESS;
+    }
+    next = now + ctx->g->check_interval;
+    for (i = 0; i < ctx->g->domains->nelts && !server_stopping(NULL); i++) {
+        apr_pool_t *p;
+        aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+        apr_pool_create(&p, ptemp);
+        if (domain_due(ctx, i, p, now)) {
+            run_domain(ctx, i, p, s);
+        }
+        if (ctx->states[i].next_attempt > now && ctx->states[i].next_attempt < next) {
+            next = ctx->states[i].next_attempt;
+        }
+        if (d->is_live && d->renew_at > now && d->renew_at < next) {
+            next = d->renew_at;
+        }
+        apr_pool_destroy(p);
+    }
+    ctx->next_check = next;
+    return APR_SUCCESS;
+}
+
+apr_status_t aa_watchdog_start(aa_global_t *g, apr_pool_t *pconf,
+                               server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
+    ap_watchdog_t *wd;
+    child_ctx_t *ctx;
+    apr_status_t rv;
+
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (!get_instance || !register_cb) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AA_LOGNO(00306)
+                     "mod_watchdog is not loaded: certificates cannot be "
+                     "obtained or renewed");
+        return APR_ENOTIMPL;
+    }
+    ctx = apr_pcalloc(pconf, sizeof(*ctx));
+    ctx->g = g;
+    ctx->states = apr_pcalloc(pconf, sizeof(job_state_t)
+                              * (g->domains->nelts + 1));
+    if ((rv = get_instance(&wd, AA_WATCHDOG_NAME, 0, 1, pconf)) != APR_SUCCESS
+        || (rv = register_cb(wd, TICK, ctx, child_tick)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AA_LOGNO(00307)
+                     "cannot start the background job");
+    }
+    return rv;
+}
+
+/* ---- parent side: graceful restart on request ------------------------ */
+
+typedef struct {
+    aa_global_t *g;
+    server_rec *s;
+    volatile int stop;
+    apr_thread_t *thread;
+    pid_t owner;
+} watcher_t;
+
+static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
+{
+    watcher_t *w = data;
+    apr_pool_t *p;
+    sigset_t all;
+    const char *path;
+
+    /* Signals are the main thread's business, including our own. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    apr_pool_create(&p, NULL);
+    path = acme_store_path(p, w->g->store, ACME_AREA_STATE, AA_RESTART_FILE,
+                           NULL);
+    while (!w->stop) {
+        apr_sleep(apr_time_from_msec(200));
+        if (!acme_store_exists(path, p)) {
+            continue;
+        }
+        apr_file_remove(path, p);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s, AA_LOGNO(00308)
+                     "new certificates are staged: restarting gracefully to "
+                     "activate them");
+        kill(getpid(), AP_SIG_GRACEFUL);
+        break;
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static apr_status_t watcher_stop(void *data)
+{
+    watcher_t *w = data;
+    apr_status_t rv;
+
+    /* Children inherit pconf but not the thread. */
+    if (w->thread && w->owner == getpid()) {
+        w->stop = 1;
+        apr_thread_join(&rv, w->thread);
+        w->thread = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
+                                      server_rec *s)
+{
+    watcher_t *w = apr_pcalloc(pconf, sizeof(*w));
+    apr_status_t rv;
+
+    w->g = g;
+    w->s = s;
+    w->owner = getpid();
+    rv = apr_thread_create(&w->thread, NULL, watcher_main, w, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00309)
+                     "cannot start the restart watcher; new certificates "
+                     "will go live at the next manual restart");
+        return rv;
+    }
+    apr_pool_pre_cleanup_register(pconf, w, watcher_stop);
+    return APR_SUCCESS;
+}

@@ -1,0 +1,15 @@
+#ifndef AA_WATCHDOG_H
+#define AA_WATCHDOG_H
+
+#include "mod_acmeauto.h"
+
+/* Registers the renewal job as a mod_watchdog singleton in one child. */
+apr_status_t aa_watchdog_start(aa_global_t *g, apr_pool_t *pconf,
+                               server_rec *s);
+
+/* Parent: a thread that restarts the server gracefully when the child has
+ * staged certificates; it ends with pconf. */
+apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
+                                      server_rec *s);
+
+#endif

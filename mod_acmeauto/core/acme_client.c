@@ -1,0 +1,282 @@
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_date.h>
+
+#include "acme_client.h"
+#include "acme_crypto.h"
+#include "acme_json.h"
+#include "acme_util.h"
+#include "acme_client_int.h"
+
+#define CT_JOSE "application/jose+json"
+
+apr_status_t acme_client_create(acme_client_t **client, apr_pool_t *p,
+                                acme_http_t *http, const char *directory_url)
+{
+    acme_client_t *c = apr_pcalloc(p, sizeof(*c));
+
+    c->pool = p;
+    c->http = http;
+    c->directory_url = apr_pstrdup(p, directory_url);
+    c->poll_interval = apr_time_from_sec(1);
+    c->poll_timeout = apr_time_from_sec(300);
+    *client = c;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_client_fail(acme_client_t *c, apr_status_t rv,
+                         acme_fail_kind_e kind, const char *activity,
+                         const char *detail, const char *hint)
+{
+    c->error = acme_error_make(c->pool, rv, kind,
+                               apr_pstrdup(c->pool, activity),
+                               apr_pstrdup(c->pool, detail),
+                               hint ? apr_pstrdup(c->pool, hint) : NULL);
+    return rv;
+}
+
+static apr_status_t transport_fail(acme_client_t *c, apr_status_t rv,
+                                   const char *activity)
+{
+    return acme_client_fail(c, rv, ACME_FAIL_TRANSIENT, activity,
+                c->http->error_text ? c->http->error_text : "no answer",
+                "the ACME server could not be reached; check ACMEServer, the "
+                "network, and ACMECACertificate if the CA uses a private root");
+}
+
+apr_interval_time_t acme_retry_after(const acme_http_response_t *resp,
+                                     apr_time_t now)
+{
+    const char *v = resp ? apr_table_get(resp->headers, "Retry-After") : NULL;
+    apr_int64_t secs;
+    apr_time_t when;
+
+    if (!v) {
+        return 0;
+    }
+    if (acme_parse_int64(&secs, v, 0, 366 * 86400) == APR_SUCCESS) {
+        return apr_time_from_sec(secs);
+    }
+    when = apr_date_parse_http(v);
+    return (when != APR_DATE_BAD && when > now) ? when - now : 0;
+}
+
+/* Server-provided URLs must be absolute http(s) URLs. */
+static const char *url_member(const json_t *obj, const char *key)
+{
+    const char *v = acme_json_str(obj, key);
+
+    if (v && (!strncasecmp(v, "https://", 8) || !strncasecmp(v, "http://", 7))) {
+        return v;
+    }
+    return NULL;
+}
+
+apr_status_t acme_directory_parse(acme_directory_t *dir, apr_pool_t *p,
+                                  const json_t *doc)
+{
+    json_t *meta = json_object_get(doc, "meta");
+    const char *v;
+
+    memset(dir, 0, sizeof(*dir));
+    if (!(v = url_member(doc, "newNonce"))) return APR_EINVAL;
+    dir->new_nonce = apr_pstrdup(p, v);
+    if (!(v = url_member(doc, "newAccount"))) return APR_EINVAL;
+    dir->new_account = apr_pstrdup(p, v);
+    if (!(v = url_member(doc, "newOrder"))) return APR_EINVAL;
+    dir->new_order = apr_pstrdup(p, v);
+    if ((v = url_member(doc, "revokeCert"))) dir->revoke_cert = apr_pstrdup(p, v);
+    if ((v = url_member(doc, "keyChange"))) dir->key_change = apr_pstrdup(p, v);
+    if ((v = url_member(doc, "renewalInfo"))) dir->renewal_info = apr_pstrdup(p, v);
+    if (json_is_object(meta)) {
+        if ((v = acme_json_str(meta, "termsOfService"))) {
+            dir->terms_of_service = apr_pstrdup(p, v);
+        }
+        dir->eab_required =
+            json_is_true(json_object_get(meta, "externalAccountRequired"));
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_directory_fetch(acme_client_t *c)
+{
+    const char *activity = apr_psprintf(c->pool, "reading the ACME directory "
+                                        "%s", c->directory_url);
+    acme_http_response_t *resp;
+    apr_pool_t *tmp;
+    json_t *doc;
+    apr_status_t rv;
+
+    if (c->have_dir) {
+        return APR_SUCCESS;
+    }
+    apr_pool_create(&tmp, c->pool);
+    rv = c->http->request(c->http, &resp, tmp, "GET", c->directory_url,
+                          NULL, NULL, 0);
+    if (rv != APR_SUCCESS) {
+        rv = transport_fail(c, rv, activity);
+        goto out;
+    }
+    doc = acme_json_parse(tmp, resp->body, resp->body_len);
+    if (resp->status != 200 || !doc) {
+        rv = acme_client_fail(c, APR_EGENERAL, ACME_FAIL_TRANSIENT, activity,
+                  apr_psprintf(tmp, "HTTP %d, %s", resp->status,
+                               doc ? "not a directory" : "no JSON document"),
+                  "check that ACMEServer is the CA's ACME directory URL");
+        goto out;
+    }
+    if ((rv = acme_directory_parse(&c->dir, c->pool, doc)) != APR_SUCCESS) {
+        rv = acme_client_fail(c, rv, ACME_FAIL_CONFIG, activity,
+                  "the document lacks newNonce, newAccount or newOrder",
+                  "check that ACMEServer is the CA's ACME directory URL");
+        goto out;
+    }
+    c->have_dir = 1;
+out:
+    apr_pool_destroy(tmp);
+    return rv;
+}
+
+static void take_nonce(acme_client_t *c, const acme_http_response_t *resp)
+{
+    const char *n = apr_table_get(resp->headers, "Replay-Nonce");
+
+    /* A nonce is base64url (RFC 8555 §6.5.1); anything else is dropped. */
+    c->nonce = acme_token_is_valid(n) ? apr_pstrdup(c->pool, n) : NULL;
+}
+
+static apr_status_t fetch_nonce(acme_client_t *c, apr_pool_t *p)
+{
+    acme_http_response_t *resp;
+    apr_status_t rv;
+
+    rv = c->http->request(c->http, &resp, p, "HEAD", c->dir.new_nonce,
+                          NULL, NULL, 0);
+    if (rv != APR_SUCCESS) {
+        return transport_fail(c, rv, "getting a nonce");
+    }
+    take_nonce(c, resp);
+    if (!c->nonce) {
+        return acme_client_fail(c, APR_EGENERAL, ACME_FAIL_TRANSIENT, "getting a nonce",
+                    apr_psprintf(p, "HTTP %d without Replay-Nonce",
+                                 resp->status), NULL);
+    }
+    return APR_SUCCESS;
+}
+
+static int is_json_response(const acme_http_response_t *resp)
+{
+    const char *ct = apr_table_get(resp->headers, "Content-Type");
+
+    return ct && strstr(ct, "json") != NULL;
+}
+
+/* One attempt of a signed request. */
+static apr_status_t post_once(acme_client_t *c, acme_http_response_t **resp,
+                              apr_pool_t *p, const char *url,
+                              const json_t *payload, int use_jwk)
+{
+    json_t *hdr = acme_json_pool_own(p, json_object()), *jws, *jwk;
+    const char *body;
+    apr_status_t rv;
+
+    if (!c->nonce && (rv = fetch_nonce(c, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    json_object_set_new(hdr, "nonce", json_string(c->nonce));
+    json_object_set_new(hdr, "url", json_string(url));
+    if (use_jwk) {
+        if ((rv = acme_jwk_create(&jwk, p, c->account_key)) != APR_SUCCESS) {
+            return acme_client_fail(c, rv, ACME_FAIL_CONFIG, "signing", "account key "
+                        "unusable", NULL);
+        }
+        json_object_set(hdr, "jwk", jwk);
+    }
+    else {
+        json_object_set_new(hdr, "kid", json_string(c->account_url));
+    }
+    rv = acme_jws_create(&jws, p, c->account_key, hdr, payload);
+    if (rv != APR_SUCCESS) {
+        return acme_client_fail(c, rv, ACME_FAIL_CONFIG, "signing", "JWS signing failed",
+                    NULL);
+    }
+    body = acme_json_dump(p, jws);
+    c->nonce = NULL;    /* used up, whatever happens next */
+    rv = c->http->request(c->http, resp, p, "POST", url, CT_JOSE, body,
+                          strlen(body));
+    if (rv != APR_SUCCESS) {
+        return transport_fail(c, rv, apr_psprintf(p, "POST %s", url));
+    }
+    take_nonce(c, *resp);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_signed_post(acme_client_t *c, acme_http_response_t **resp,
+                                json_t **json, apr_pool_t *p, const char *url,
+                                const json_t *payload, const char *activity,
+                                int use_jwk)
+{
+    apr_status_t rv;
+    json_t *doc = NULL;
+    int attempt;
+
+    if ((rv = acme_directory_fetch(c)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (attempt = 0; attempt <= ACME_BADNONCE_RETRIES; attempt++) {
+        if ((rv = post_once(c, resp, p, url, payload, use_jwk)) != APR_SUCCESS) {
+            if (c->error) {
+                c->error->activity = apr_pstrdup(c->pool, activity);
+            }
+            return rv;
+        }
+        doc = is_json_response(*resp)
+            ? acme_json_parse(p, (*resp)->body, (*resp)->body_len) : NULL;
+        if ((*resp)->status >= 200 && (*resp)->status < 300) {
+            if (json) {
+                *json = doc;
+            }
+            return APR_SUCCESS;
+        }
+        c->error = acme_error_from_problem(c->pool, doc, (*resp)->status,
+                                           apr_pstrdup(c->pool, activity));
+        c->error->retry_after = acme_retry_after(*resp, apr_time_now());
+        /* badNonce: retry at once with the nonce that came with the error. */
+        if (!c->error->type || strcmp(c->error->type, "badNonce")) {
+            break;
+        }
+    }
+    return APR_EGENERAL;
+}
+
+apr_status_t acme_post(acme_client_t *c, acme_http_response_t **resp,
+                       json_t **json, apr_pool_t *p, const char *url,
+                       const json_t *payload, const char *activity)
+{
+    if (!c->account_url) {
+        return acme_client_fail(c, APR_EINIT, ACME_FAIL_CONFIG, activity,
+                    "no account registered", NULL);
+    }
+    return acme_signed_post(c, resp, json, p, url, payload, activity, 0);
+}
+
+int acme_client_aborted(acme_client_t *c)
+{
+    return c->should_abort && c->should_abort(c->abort_baton);
+}
+
+/* Sleeps up to d, in slices, returning early (non-zero) on abort. */
+int acme_client_pause(acme_client_t *c, apr_interval_time_t d)
+{
+    apr_time_t until = apr_time_now() + d;
+
+    while (apr_time_now() < until) {
+        if (acme_client_aborted(c)) {
+            return 1;
+        }
+        apr_sleep(apr_time_from_msec(100));
+    }
+    return acme_client_aborted(c);
+}
+

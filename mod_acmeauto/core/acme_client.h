@@ -1,0 +1,132 @@
+/* The ACME protocol (RFC 8555), one function per step. Every signed
+ * request goes through one path: nonce, JWS, badNonce retry, next nonce.
+ * On failure each function returns non-success and leaves the reason in
+ * client->error. */
+#ifndef ACME_CLIENT_H
+#define ACME_CLIENT_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <openssl/evp.h>
+#include <jansson.h>
+#include "acme_http.h"
+#include "acme_problem.h"
+
+#define ACME_BADNONCE_RETRIES 5
+
+typedef struct {
+    const char *new_nonce;
+    const char *new_account;
+    const char *new_order;
+    const char *revoke_cert;
+    const char *key_change;
+    const char *renewal_info;       /* RFC 9773, may be NULL */
+    const char *terms_of_service;   /* meta.termsOfService, may be NULL */
+    int eab_required;               /* meta.externalAccountRequired */
+} acme_directory_t;
+
+typedef struct {
+    apr_pool_t *pool;
+    acme_http_t *http;
+    const char *directory_url;      /* byte for byte as configured */
+    acme_directory_t dir;
+    int have_dir;
+    const char *nonce;
+    EVP_PKEY *account_key;
+    const char *account_url;        /* "kid" once registered */
+    acme_error_t *error;            /* last failure, in pool */
+    /* Called between steps and while waiting; non-zero aborts. */
+    int (*should_abort)(void *baton);
+    void *abort_baton;
+    /* Poll pacing: used when the server gives no Retry-After. */
+    apr_interval_time_t poll_interval;
+    apr_interval_time_t poll_timeout;
+} acme_client_t;
+
+typedef struct {
+    const char *url;
+    const char *status;             /* pending, ready, processing, valid, invalid */
+    apr_array_header_t *authz_urls; /* const char* */
+    const char *finalize_url;
+    const char *certificate_url;
+    json_t *json;
+} acme_order_t;
+
+typedef struct {
+    const char *type;
+    const char *url;
+    const char *token;
+    const char *status;
+} acme_challenge_t;
+
+typedef struct {
+    const char *url;
+    const char *identifier;
+    const char *status;
+    int wildcard;
+    apr_array_header_t *challenges; /* acme_challenge_t */
+} acme_authz_t;
+
+apr_status_t acme_client_create(acme_client_t **client, apr_pool_t *p,
+                                acme_http_t *http, const char *directory_url);
+
+/* GET the directory (once per client). */
+apr_status_t acme_directory_fetch(acme_client_t *c);
+/* Parses a directory document; used by acme_directory_fetch and tests. */
+apr_status_t acme_directory_parse(acme_directory_t *dir, apr_pool_t *p,
+                                  const json_t *doc);
+
+/* Signed POST to url with payload (NULL = POST-as-GET). Handles nonces and
+ * badNonce. *resp is any 2xx answer; a problem becomes client->error and
+ * APR_EGENERAL. *json is the parsed body when it is JSON, else NULL. */
+apr_status_t acme_post(acme_client_t *c, acme_http_response_t **resp,
+                       json_t **json, apr_pool_t *p, const char *url,
+                       const json_t *payload, const char *activity);
+
+/* newAccount: onlyReturnExisting first, else a new account with contact,
+ * termsOfServiceAgreed and (when eab_kid) EAB. Sets c->account_url. */
+apr_status_t acme_account_register(acme_client_t *c, apr_pool_t *p,
+                                   const apr_array_header_t *contacts,
+                                   int tos_agreed, const char *eab_kid,
+                                   const unsigned char *eab_hmac,
+                                   apr_size_t eab_hmac_len);
+
+apr_status_t acme_order_new(acme_order_t **order, acme_client_t *c,
+                            apr_pool_t *p, const apr_array_header_t *names);
+apr_status_t acme_order_get(acme_order_t **order, acme_client_t *c,
+                            apr_pool_t *p, const char *url);
+apr_status_t acme_order_parse(acme_order_t **order, apr_pool_t *p,
+                              const char *url, json_t *doc);
+
+apr_status_t acme_authz_get(acme_authz_t **authz, acme_client_t *c,
+                            apr_pool_t *p, const char *url);
+apr_status_t acme_authz_parse(acme_authz_t **authz, apr_pool_t *p,
+                              const char *url, const json_t *doc);
+/* Tells the server we are ready for challenge ch. */
+apr_status_t acme_challenge_respond(acme_client_t *c, apr_pool_t *p,
+                                    const acme_challenge_t *ch);
+/* Polls authz until valid/invalid; honours Retry-After. */
+apr_status_t acme_authz_wait(acme_authz_t **authz, acme_client_t *c,
+                             apr_pool_t *p, const char *url);
+
+/* Polls the order until it leaves "pending"/"processing" as wanted. */
+apr_status_t acme_order_wait(acme_order_t **order, acme_client_t *c,
+                             apr_pool_t *p, const char *url,
+                             const char *until_status);
+apr_status_t acme_order_finalize(acme_order_t **order, acme_client_t *c,
+                                 apr_pool_t *p, const acme_order_t *o,
+                                 const char *csr_b64);
+/* PEM chain of a valid order. */
+apr_status_t acme_cert_download(const char **pem, apr_size_t *len,
+                                acme_client_t *c, apr_pool_t *p,
+                                const char *url);
+
+/* Retry-After header (seconds or HTTP-date) as an interval; 0 if none. */
+apr_interval_time_t acme_retry_after(const acme_http_response_t *resp,
+                                     apr_time_t now);
+
+/* Key authorization "token.thumbprint" for the account key; in p. */
+apr_status_t acme_key_authorization(const char **ka, acme_client_t *c,
+                                    apr_pool_t *p, const char *token);
+
+#endif

@@ -1,0 +1,343 @@
+/* One domain's issuance, step by step as RFC 8555 §7 describes it. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_file_io.h>
+
+#include "acme_job.h"
+#include "acme_client.h"
+#include "acme_crypto.h"
+#include "acme_json.h"
+#include "acme_util.h"
+
+typedef struct {
+    apr_pool_t *p;
+    const acme_domain_spec_t *d;
+    const acme_store_t *store;
+    const acme_job_env_t *env;
+    acme_client_t *client;
+    apr_array_header_t *tokens;     /* challenge files we wrote */
+} job_t;
+
+static void job_log(job_t *job, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void job_log(job_t *job, int level, const char *fmt, ...)
+{
+    va_list ap;
+    const char *msg;
+
+    if (!job->env->log) {
+        return;
+    }
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(job->p, fmt, ap);
+    va_end(ap);
+    job->env->log(job->env->baton, level, msg);
+}
+
+const char *acme_job_account_id(apr_pool_t *p, const char *server_url)
+{
+    /* One account per CA URL; a hash keeps any URL a safe directory name. */
+    return apr_pstrndup(p, acme_sha256_hex(p, server_url, strlen(server_url)),
+                        16);
+}
+
+static apr_status_t load_or_make_key(EVP_PKEY **key, job_t *job,
+                                     const char *path, int *created)
+{
+    char *pem;
+    apr_size_t len;
+    const char *out;
+    apr_status_t rv;
+
+    *created = 0;
+    rv = acme_store_read(&pem, &len, path, ACME_STORE_FILE_MAX, job->p);
+    if (rv == APR_SUCCESS) {
+        return acme_key_from_pem(key, job->p, pem, len);
+    }
+    if (!APR_STATUS_IS_ENOENT(rv)) {
+        return rv;
+    }
+    if ((rv = acme_key_generate(key, job->p, ACME_KEY_EC256)) != APR_SUCCESS
+        || (rv = acme_key_to_pem(&out, job->p, *key)) != APR_SUCCESS) {
+        return rv;
+    }
+    *created = 1;
+    return acme_store_write(path, out, strlen(out), 0600, job->p);
+}
+
+/* Loads the stored account for the CA, or registers one. The account is
+ * written to the store right after the CA confirms it, before anything
+ * else can fail, so the EAB (single use at many CAs) is spent once. */
+static apr_status_t setup_account(job_t *job)
+{
+    acme_client_t *c = job->client;
+    const char *id = acme_job_account_id(job->p, job->d->server_url);
+    const char *dir = acme_store_path(job->p, job->store, ACME_AREA_ACCOUNTS,
+                                      id, NULL);
+    const char *json_path = apr_pstrcat(job->p, dir, "/account.json", NULL);
+    json_t *acct = NULL;
+    int created;
+    apr_status_t rv;
+
+    if ((rv = acme_store_mkdirs(dir, 0700, job->p)) != APR_SUCCESS
+        || (rv = load_or_make_key(&c->account_key, job, apr_pstrcat(job->p,
+                dir, "/account.key.pem", NULL), &created)) != APR_SUCCESS) {
+        c->error = acme_error_make(job->p, rv, ACME_FAIL_CONFIG,
+                                   "preparing the account key", apr_psprintf(
+                                   job->p, "cannot use %s", dir),
+                                   "check ACMEStoreDir and its permissions");
+        return rv;
+    }
+    if (!created && acme_store_read_json(&acct, json_path, job->p) == APR_SUCCESS
+        && acme_json_str(acct, "url")) {
+        c->account_url = apr_pstrdup(job->p, acme_json_str(acct, "url"));
+        return APR_SUCCESS;
+    }
+    rv = acme_account_register(c, job->p, job->d->contacts,
+                               job->d->tos_agreed, job->d->eab_kid,
+                               job->d->eab_hmac, job->d->eab_hmac_len);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    acct = acme_json_pool_own(job->p, json_pack("{s:s,s:s,s:o}",
+        "url", c->account_url, "server", job->d->server_url,
+        "created", json_integer(apr_time_sec(apr_time_now()))));
+    rv = acme_store_write_json(json_path, acct, 0600, job->p);
+    if (rv == APR_SUCCESS) {
+        job_log(job, 2, "account %s registered at %s", c->account_url,
+                job->d->server_url);
+    }
+    return rv;
+}
+
+static const acme_challenge_t *find_challenge(const acme_authz_t *a,
+                                              const char *type)
+{
+    int i;
+
+    for (i = 0; i < a->challenges->nelts; i++) {
+        const acme_challenge_t *ch = &APR_ARRAY_IDX(a->challenges, i,
+                                                     acme_challenge_t);
+        if (!strcmp(ch->type, type) && ch->token) {
+            return ch;
+        }
+    }
+    return NULL;
+}
+
+/* Puts the key authorization where the request hook finds it, then tells
+ * the CA to look. */
+static apr_status_t start_http01(job_t *job, const acme_authz_t *a,
+                                 const acme_challenge_t *ch)
+{
+    acme_client_t *c = job->client;
+    const char *ka, *path;
+    apr_status_t rv;
+
+    if ((rv = acme_key_authorization(&ka, c, job->p, ch->token)) != APR_SUCCESS) {
+        return rv;
+    }
+    path = acme_store_path(job->p, job->store, ACME_AREA_CHALLENGES, ch->token,
+                           NULL);
+    if ((rv = acme_store_write(path, ka, strlen(ka), 0644, job->p)) != APR_SUCCESS) {
+        c->error = acme_error_make(job->p, rv, ACME_FAIL_CONFIG,
+                                   "writing the http-01 answer", path,
+                                   "check ACMEStoreDir and its permissions");
+        return rv;
+    }
+    APR_ARRAY_PUSH(job->tokens, const char *) = path;
+    job_log(job, 3, "http-01 challenge for %s: token %s", a->identifier,
+            ch->token);
+    return acme_challenge_respond(c, job->p, ch);
+}
+
+static apr_status_t authorize(job_t *job, const acme_order_t *o)
+{
+    apr_array_header_t *pending = apr_array_make(job->p, 4, sizeof(char *));
+    acme_authz_t *a;
+    const acme_challenge_t *ch;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < o->authz_urls->nelts; i++) {
+        const char *url = APR_ARRAY_IDX(o->authz_urls, i, const char *);
+        if ((rv = acme_authz_get(&a, job->client, job->p, url)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (!strcmp(a->status, "valid")) {
+            continue;    /* the CA still remembers an earlier validation */
+        }
+        if (!(ch = find_challenge(a, "http-01"))) {
+            job->client->error = acme_error_make(job->p, APR_ENOTIMPL,
+                ACME_FAIL_CONFIG, apr_psprintf(job->p, "authorizing %s",
+                a->identifier), "the CA offers no http-01 challenge for this "
+                "name", "wildcard names need dns-01");
+            return APR_ENOTIMPL;
+        }
+        if ((rv = start_http01(job, a, ch)) != APR_SUCCESS) {
+            return rv;
+        }
+        APR_ARRAY_PUSH(pending, const char *) = url;
+    }
+    for (i = 0; i < pending->nelts; i++) {
+        rv = acme_authz_wait(&a, job->client, job->p,
+                             APR_ARRAY_IDX(pending, i, const char *));
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static void remove_challenges(job_t *job)
+{
+    int i;
+
+    for (i = 0; i < job->tokens->nelts; i++) {
+        apr_file_remove(APR_ARRAY_IDX(job->tokens, i, const char *), job->p);
+    }
+    apr_array_clear(job->tokens);
+}
+
+typedef struct {
+    acme_key_type_e type;
+    const char *key_pem;
+    const char *cert_pem;
+    apr_size_t cert_len;
+} issued_t;
+
+static apr_status_t issue_one(job_t *job, issued_t *out)
+{
+    acme_client_t *c = job->client;
+    acme_order_t *o;
+    EVP_PKEY *key;
+    const char *csr;
+    apr_status_t rv;
+
+    job_log(job, 2, "ordering a %s certificate for %s",
+            acme_key_type_name(out->type), acme_str_join(job->p,
+            job->d->names, ", "));
+    if ((rv = acme_order_new(&o, c, job->p, job->d->names)) != APR_SUCCESS
+        || (strcmp(o->status, "ready") && strcmp(o->status, "valid")
+            && (rv = authorize(job, o)) != APR_SUCCESS)
+        || (rv = acme_order_wait(&o, c, job->p, o->url, "ready")) != APR_SUCCESS) {
+        goto out;
+    }
+    if ((rv = acme_key_generate(&key, job->p, out->type)) != APR_SUCCESS
+        || (rv = acme_key_to_pem(&out->key_pem, job->p, key)) != APR_SUCCESS
+        || (rv = acme_csr_create(&csr, job->p, key, job->d->names)) != APR_SUCCESS) {
+        c->error = acme_error_make(job->p, rv, ACME_FAIL_CONFIG,
+                                   "making the key and certificate request",
+                                   "OpenSSL failed", NULL);
+        goto out;
+    }
+    if ((rv = acme_order_finalize(&o, c, job->p, o, csr)) != APR_SUCCESS
+        || (strcmp(o->status, "valid")
+            && (rv = acme_order_wait(&o, c, job->p, o->url, "valid")) != APR_SUCCESS)) {
+        goto out;
+    }
+    if (!o->certificate_url) {
+        c->error = acme_error_make(job->p, APR_EGENERAL, ACME_FAIL_TRANSIENT,
+                                   "finalizing the order", "the valid order "
+                                   "has no certificate URL", NULL);
+        rv = APR_EGENERAL;
+        goto out;
+    }
+    rv = acme_cert_download(&out->cert_pem, &out->cert_len, c, job->p,
+                            o->certificate_url);
+out:
+    remove_challenges(job);
+    return rv;
+}
+
+static apr_status_t stage(job_t *job, const issued_t *certs, int n)
+{
+    const char *dir = acme_store_path(job->p, job->store, ACME_AREA_STAGING,
+                                      job->d->name, NULL);
+    json_t *meta, *names = json_array(), *types = json_array();
+    apr_status_t rv;
+    int i;
+
+    acme_store_remove_dir(dir, job->p);
+    if ((rv = acme_store_mkdirs(dir, 0700, job->p)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < n; i++) {
+        const char *t = acme_key_type_name(certs[i].type);
+        rv = acme_store_write(apr_psprintf(job->p, "%s/%s.key.pem", dir, t),
+                              certs[i].key_pem, strlen(certs[i].key_pem),
+                              0600, job->p);
+        if (rv == APR_SUCCESS) {
+            rv = acme_store_write(apr_psprintf(job->p, "%s/%s.cert.pem", dir,
+                                               t), certs[i].cert_pem,
+                                  certs[i].cert_len, 0644, job->p);
+        }
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        json_array_append_new(types, json_string(t));
+    }
+    for (i = 0; i < job->d->names->nelts; i++) {
+        json_array_append_new(names, json_string(
+            APR_ARRAY_IDX(job->d->names, i, const char *)));
+    }
+    /* staged.json is written last: its presence means the set is whole. */
+    meta = acme_json_pool_own(job->p, json_pack("{s:o,s:o,s:I}", "names",
+        names, "key_types", types, "staged", (json_int_t)apr_time_sec(
+        apr_time_now())));
+    return acme_store_write_json(apr_pstrcat(job->p, dir, "/staged.json",
+                                             NULL), meta, 0600, job->p);
+}
+
+apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
+                            const acme_domain_spec_t *d,
+                            const acme_store_t *store,
+                            const acme_job_env_t *env)
+{
+    job_t job = { p, d, store, env, NULL, NULL };
+    issued_t *certs = apr_pcalloc(p, sizeof(issued_t) * d->key_types->nelts);
+    acme_http_t *http;
+    apr_status_t rv;
+    int i;
+
+    *err = NULL;
+    job.tokens = apr_array_make(p, 4, sizeof(const char *));
+    if ((rv = acme_http_curl_create(&http, p, d->ca_file,
+                                    "mod_acmeauto/0.1")) != APR_SUCCESS
+        || (rv = acme_client_create(&job.client, p, http,
+                                    d->server_url)) != APR_SUCCESS) {
+        *err = acme_error_make(p, rv, ACME_FAIL_TRANSIENT, "starting", "no "
+                               "HTTP client", NULL);
+        return rv;
+    }
+    job.client->should_abort = env->should_abort;
+    job.client->abort_baton = env->baton;
+    if (env->poll_interval) job.client->poll_interval = env->poll_interval;
+    if (env->poll_timeout) job.client->poll_timeout = env->poll_timeout;
+
+    if ((rv = setup_account(&job)) != APR_SUCCESS) {
+        goto out;
+    }
+    for (i = 0; i < d->key_types->nelts; i++) {
+        certs[i].type = APR_ARRAY_IDX(d->key_types, i, acme_key_type_e);
+        if ((rv = issue_one(&job, &certs[i])) != APR_SUCCESS) {
+            goto out;
+        }
+    }
+    if ((rv = stage(&job, certs, d->key_types->nelts)) != APR_SUCCESS) {
+        job.client->error = acme_error_make(p, rv, ACME_FAIL_CONFIG,
+            "staging the certificate", "cannot write to the store",
+            "check ACMEStoreDir and its permissions");
+        goto out;
+    }
+    job_log(&job, 2, "certificate for %s staged", d->name);
+out:
+    if (rv != APR_SUCCESS) {
+        *err = job.client->error ? job.client->error
+             : acme_error_make(p, rv, ACME_FAIL_TRANSIENT, "issuing",
+                               "unexpected failure", NULL);
+        (*err)->status = rv;
+    }
+    return rv;
+}

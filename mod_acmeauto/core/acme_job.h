@@ -1,0 +1,48 @@
+/* The issuance job: for one managed domain, get a certificate per key
+ * type from the CA and stage it in the store. The httpd glue calls this
+ * from its watchdog; the acmeauto command can call it too. */
+#ifndef ACME_JOB_H
+#define ACME_JOB_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "acme_problem.h"
+#include "acme_store.h"
+#include "acme_crypto.h"
+
+typedef struct {
+    const char *name;                 /* the domain's first name: its id */
+    apr_array_header_t *names;        /* const char*, lower case */
+    apr_array_header_t *key_types;    /* acme_key_type_e */
+    const char *server_url;           /* ACME directory, byte for byte */
+    const char *eab_kid;              /* NULL: no EAB */
+    const unsigned char *eab_hmac;
+    apr_size_t eab_hmac_len;
+    apr_array_header_t *contacts;     /* "mailto:..." */
+    int tos_agreed;                   /* ACMEAgreeTOS on or a URL */
+    const char *tos_url;              /* the URL given to ACMEAgreeTOS */
+    const char *ca_file;              /* trust anchors for the CA, or NULL */
+} acme_domain_spec_t;
+
+typedef struct {
+    /* Non-zero stops the job at the next step (server shutting down). */
+    int (*should_abort)(void *baton);
+    /* level: 0 error, 1 warning, 2 info, 3 debug. */
+    void (*log)(void *baton, int level, const char *msg);
+    void *baton;
+    apr_interval_time_t poll_interval;   /* 0: 1s */
+    apr_interval_time_t poll_timeout;    /* 0: 5 minutes */
+} acme_job_env_t;
+
+/* Runs one order per key type for d and stages the results in
+ * staging/<name>/. On failure *err says what went wrong (in p). The
+ * account for d->server_url is created on first use and reused after. */
+apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
+                            const acme_domain_spec_t *d,
+                            const acme_store_t *store,
+                            const acme_job_env_t *env);
+
+/* Directory name of the account for a CA URL under accounts/. In p. */
+const char *acme_job_account_id(apr_pool_t *p, const char *server_url);
+
+#endif

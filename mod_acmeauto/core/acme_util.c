@@ -1,0 +1,223 @@
+#include <string.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <openssl/evp.h>
+
+#include "acme_util.h"
+
+const char *acme_b64url_encode(apr_pool_t *p, const void *data, apr_size_t len)
+{
+    /* EVP_EncodeBlock writes standard base64 with padding and a NUL. */
+    char *out = apr_palloc(p, 4 * ((len + 2) / 3) + 1);
+    int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (out[i] == '+') out[i] = '-';
+        else if (out[i] == '/') out[i] = '_';
+    }
+    while (n > 0 && out[n - 1] == '=') {
+        n--;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+apr_status_t acme_b64_decode(unsigned char **out, apr_size_t *outlen,
+                             apr_pool_t *p, const char *in)
+{
+    apr_size_t len = strlen(in), i, padded;
+    int url = 0, std = 0, pad = 0, n;
+    char *buf;
+
+    while (len > 0 && in[len - 1] == '=') {
+        len--;
+        pad++;
+    }
+    if (pad > 2 || len % 4 == 1) {
+        return APR_EINVAL;
+    }
+    padded = (len + 3) / 4 * 4;
+    buf = apr_palloc(p, padded + 1);
+    for (i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '-' || c == '_') {
+            url = 1;
+            c = (c == '-') ? '+' : '/';
+        }
+        else if (c == '+' || c == '/') {
+            std = 1;
+        }
+        else if (!apr_isalnum(c)) {
+            return APR_EINVAL;
+        }
+        buf[i] = c;
+    }
+    if (url && std) {
+        return APR_EINVAL;
+    }
+    for (; i < padded; i++) {
+        buf[i] = '=';
+    }
+    buf[padded] = '\0';
+    *out = apr_palloc(p, padded / 4 * 3 + 1);
+    n = EVP_DecodeBlock(*out, (unsigned char *)buf, (int)padded);
+    if (n < 0) {
+        return APR_EINVAL;
+    }
+    /* EVP_DecodeBlock counts the bytes the padding stands for. */
+    n -= (int)(padded - len);
+    (*out)[n] = '\0';
+    *outlen = (apr_size_t)n;
+    return APR_SUCCESS;
+}
+
+int acme_token_is_valid(const char *token)
+{
+    apr_size_t i;
+
+    if (!token || !*token) {
+        return 0;
+    }
+    for (i = 0; token[i]; i++) {
+        char c = token[i];
+        if (i >= ACME_TOKEN_MAX) {
+            return 0;
+        }
+        if (!(apr_isalnum(c) || c == '-' || c == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+apr_status_t acme_parse_int64(apr_int64_t *out, const char *s,
+                              apr_int64_t min, apr_int64_t max)
+{
+    char *end;
+    apr_int64_t v;
+
+    if (!s || !*s || apr_isspace(*s)) {
+        return APR_EINVAL;
+    }
+    errno = 0;
+    v = apr_strtoi64(s, &end, 10);
+    if (errno || *end || v < min || v > max) {
+        return APR_EINVAL;
+    }
+    *out = v;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_parse_duration(apr_interval_time_t *out, const char *s)
+{
+    /* Ten years is more than any sane interval and keeps us off overflow. */
+    const apr_int64_t max_s = APR_INT64_C(10) * 366 * 86400;
+    apr_int64_t n, unit = 1;
+    apr_size_t len;
+    char num[32];
+
+    if (!s || !(len = strlen(s)) || len >= sizeof(num)) {
+        return APR_EINVAL;
+    }
+    memcpy(num, s, len + 1);
+    switch (apr_tolower(num[len - 1])) {
+    case 's': unit = 1; num[--len] = '\0'; break;
+    case 'm': unit = 60; num[--len] = '\0'; break;
+    case 'h': unit = 3600; num[--len] = '\0'; break;
+    case 'd': unit = 86400; num[--len] = '\0'; break;
+    default: break;
+    }
+    if (!apr_isdigit(num[0])
+        || acme_parse_int64(&n, num, 0, max_s / unit) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    *out = apr_time_from_sec(n * unit);
+    return APR_SUCCESS;
+}
+
+const char *acme_duration_str(apr_pool_t *p, apr_interval_time_t d)
+{
+    apr_int64_t s = apr_time_sec(d);
+
+    if (s >= 86400 && s % 3600 == 0) {
+        return apr_psprintf(p, "%" APR_INT64_T_FMT "d %" APR_INT64_T_FMT "h",
+                            s / 86400, (s % 86400) / 3600);
+    }
+    if (s >= 3600) {
+        return apr_psprintf(p, "%" APR_INT64_T_FMT "h %" APR_INT64_T_FMT "m",
+                            s / 3600, (s % 3600) / 60);
+    }
+    if (s >= 60) {
+        return apr_psprintf(p, "%" APR_INT64_T_FMT "m %" APR_INT64_T_FMT "s",
+                            s / 60, s % 60);
+    }
+    return apr_psprintf(p, "%" APR_INT64_T_FMT "s", s);
+}
+
+const char *acme_sha256_hex(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+    char *hex;
+
+    EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL);
+    hex = apr_palloc(p, mdlen * 2 + 1);
+    for (i = 0; i < mdlen; i++) {
+        apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    hex[mdlen * 2] = '\0';
+    return hex;
+}
+
+int acme_dns_name_normalize(const char **out, apr_pool_t *p, const char *name)
+{
+    apr_size_t len = name ? strlen(name) : 0, i, label = 0;
+    char *n;
+
+    if (len == 0 || len > 253) {
+        return 0;
+    }
+    n = apr_pstrdup(p, name);
+    if (n[len - 1] == '.') {
+        n[--len] = '\0';    /* absolute form: drop the root dot */
+    }
+    i = (n[0] == '*' && n[1] == '.') ? 2 : 0;
+    if (i == len) {
+        return 0;
+    }
+    for (; i < len; i++) {
+        char c = apr_tolower(n[i]);
+        n[i] = c;
+        if (c == '.') {
+            if (label == 0 || n[i - 1] == '-') {
+                return 0;
+            }
+            label = 0;
+            continue;
+        }
+        if (!(apr_isalnum(c) || (c == '-' && label > 0)) || ++label > 63) {
+            return 0;
+        }
+    }
+    if (label == 0 || n[len - 1] == '-') {
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
+const char *acme_str_join(apr_pool_t *p, const apr_array_header_t *a,
+                          const char *sep)
+{
+    const char *s = "";
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++) {
+        s = apr_pstrcat(p, s, i ? sep : "", APR_ARRAY_IDX(a, i, const char *),
+                        NULL);
+    }
+    return s;
+}

@@ -1,0 +1,44 @@
+/* Small helpers of the ACME core: base64, strict number and duration
+ * parsing, token checks. No httpd headers here or anywhere in core/. */
+#ifndef ACME_UTIL_H
+#define ACME_UTIL_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+#include <apr_tables.h>
+
+/* Longest challenge token we accept; RFC 8555 tokens are 43 characters. */
+#define ACME_TOKEN_MAX 128
+
+/* base64url without padding (RFC 7515 §2). Result lives in p. */
+const char *acme_b64url_encode(apr_pool_t *p, const void *data, apr_size_t len);
+
+/* Decodes base64url (padded or not) or standard base64. Returns APR_EINVAL
+ * on any character outside those alphabets or an impossible length.
+ * *out lives in p and is NUL-terminated for convenience. */
+apr_status_t acme_b64_decode(unsigned char **out, apr_size_t *outlen,
+                             apr_pool_t *p, const char *in);
+
+/* 1 if token is 1..ACME_TOKEN_MAX characters of [A-Za-z0-9_-]. */
+int acme_token_is_valid(const char *token);
+
+/* Strict parsers: the whole string must be consumed. */
+apr_status_t acme_parse_int64(apr_int64_t *out, const char *s,
+                              apr_int64_t min, apr_int64_t max);
+/* "90", "90s", "15m", "12h", "7d" (no suffix: seconds). */
+apr_status_t acme_parse_duration(apr_interval_time_t *out, const char *s);
+/* "2h 3m" style text for logs; lives in p. */
+const char *acme_duration_str(apr_pool_t *p, apr_interval_time_t d);
+
+/* Lower-case hex SHA-256 of a string; used to name per-CA directories. */
+const char *acme_sha256_hex(apr_pool_t *p, const char *s, apr_size_t len);
+
+/* 1 if name is a plausible DNS name (labels of [a-z0-9-], optional
+ * leading "*."), lower-cased copy in *out. */
+int acme_dns_name_normalize(const char **out, apr_pool_t *p, const char *name);
+
+/* Joins an array of const char* with sep; lives in p. */
+const char *acme_str_join(apr_pool_t *p, const apr_array_header_t *a,
+                          const char *sep);
+
+#endif

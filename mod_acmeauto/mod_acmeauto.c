@@ -1,0 +1,93 @@
+/* mod_acmeauto: Apache gets, renews and activates its own certificates
+ * over ACME (RFC 8555). This file wires the hooks; the work is in aa_*.c
+ * (httpd glue) and core/ (the ACME client, which knows nothing of httpd). */
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_ssl.h>
+
+#include "mod_acmeauto.h"
+#include "aa_config.h"
+#include "aa_activate.h"
+#include "aa_challenge.h"
+#include "aa_watchdog.h"
+#include "acme_http.h"
+
+static aa_global_t *global;
+
+aa_srv_conf_t *aa_srv_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &acmeauto_module);
+}
+
+aa_global_t *aa_global(void)
+{
+    return global;
+}
+
+static int aa_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                         apr_pool_t *ptemp)
+{
+    global = NULL;
+    return OK;
+}
+
+/* Runs before mod_ssl's post_config so that the certificate files we
+ * hand it are already in place. */
+static int aa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s)
+{
+    int dry_run = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
+    aa_global_t *g = apr_pcalloc(pconf, sizeof(*g));
+    const char *err;
+
+    g->pool = pconf;
+    if ((err = aa_config_collect(g, pconf, s)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, AA_LOGNO(00001) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    global = g;
+    if (g->domains->nelts == 0) {
+        return OK;    /* loaded but unused: no store, no threads */
+    }
+    if (aa_store_prepare(g, ptemp, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    aa_activate_all(g, ptemp, s);
+    if (!dry_run) {
+        acme_http_global_init();
+        aa_watchdog_start(g, pconf, s);
+        aa_restart_watcher_start(g, pconf, s);
+    }
+    return OK;
+}
+
+static void aa_register_hooks(apr_pool_t *p)
+{
+    static const char *const before_ssl[] = { "mod_ssl.c", NULL };
+
+    ap_hook_pre_config(aa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(aa_post_config, NULL, before_ssl, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(aa_post_read_request, NULL, NULL,
+                              APR_HOOK_REALLY_FIRST);
+    ap_hook_ssl_add_cert_files(aa_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_ssl_add_fallback_cert_files(aa_add_fallback_cert_files, NULL,
+                                        NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(acmeauto) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                   /* per-directory config */
+    NULL,                   /* merge per-directory */
+    aa_create_srv_conf,
+    aa_merge_srv_conf,
+    aa_directives,
+    aa_register_hooks,
+#if defined(AP_MODULE_FLAG_NONE)
+    AP_MODULE_FLAG_ALWAYS_MERGE
+#endif
+};

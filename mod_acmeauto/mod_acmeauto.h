@@ -1,0 +1,75 @@
+/* mod_acmeauto: the httpd glue around the ACME core (core/). Symbols of
+ * the glue start with aa_; the core's with acme_. */
+#ifndef MOD_ACMEAUTO_H
+#define MOD_ACMEAUTO_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <apr_tables.h>
+
+#include "acme_crypto.h"
+#include "acme_job.h"
+#include "acme_store.h"
+
+#define AA_UNSET (-1)
+
+/* Our log message numbers: "AA" and five digits, like httpd's "AH". */
+#define AA_LOGNO(n) "AA" #n ": "
+
+/* Written by the child when certificates are staged; the parent restarts
+ * gracefully when it sees it (state/ is the child's, live/ the parent's). */
+#define AA_RESTART_FILE "restart.request"
+
+/* One ACMEDomain: one certificate (per key type) for its names. */
+typedef struct aa_domain_t {
+    const char *name;                /* first name, names the certificate */
+    apr_array_header_t *names;       /* const char*, lower case */
+    server_rec *defined_in;          /* the vhost, or the main server */
+    int from_vhost;                  /* no arguments: ServerName + aliases */
+    const char *defined_at;          /* "file:line" for messages */
+    acme_domain_spec_t spec;         /* resolved settings, after post_config */
+    int auto_restart;
+    apr_interval_time_t retry_delay;
+    /* What the parent found at start-up, inherited by the children. */
+    int is_live;                     /* every key type has a good live cert */
+    apr_time_t renew_at;             /* 0: no live certificate */
+} aa_domain_t;
+
+/* Per-server settings; AA_UNSET/NULL fields inherit from the main server. */
+typedef struct {
+    apr_array_header_t *servers;     /* ACMEServer URLs */
+    int eab_set;                     /* ACMEEAB seen (kid NULL: none) */
+    const char *eab_kid;
+    const unsigned char *eab_hmac;
+    apr_size_t eab_hmac_len;
+    apr_array_header_t *contacts;    /* "mailto:..." */
+    int tos;                         /* AA_UNSET, 0, 1 */
+    const char *tos_url;
+    apr_array_header_t *key_types;   /* acme_key_type_e */
+    int auto_restart;
+    apr_interval_time_t retry_delay;
+    const char *ca_file;
+    const char *store_dir;           /* main server only */
+    apr_interval_time_t check_interval; /* main server only */
+    apr_array_header_t *domains;     /* aa_domain_t*, defined here (no merge) */
+    /* Set in post_config for the request path: the domain this vhost
+     * serves, and whether it still runs on the fallback certificate. */
+    aa_domain_t *served;
+} aa_srv_conf_t;
+
+/* Process-wide state, rebuilt by every post_config. */
+typedef struct {
+    const char *store_dir;
+    apr_interval_time_t check_interval;
+    server_rec *main_server;
+    apr_array_header_t *domains;     /* all aa_domain_t*, after post_config */
+    acme_store_t *store;
+    apr_pool_t *pool;                /* pconf */
+} aa_global_t;
+
+extern module AP_MODULE_DECLARE_DATA acmeauto_module;
+
+aa_srv_conf_t *aa_srv_conf(const server_rec *s);
+aa_global_t *aa_global(void);
+
+#endif

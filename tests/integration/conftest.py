@@ -1,0 +1,193 @@
+"""pytest fixtures for the mod_acmeauto integration tests.
+
+Session fixtures: `workdir`, `pki`, `challtestsrv`, `pebble`, `pebble_factory`.
+Function fixture: `apache` (a factory of harness.Apache, stopped at teardown).
+
+Environment:
+  ACMEAUTO_MODULE      path of mod_acmeauto.so (default: <repo>/mod_acmeauto/.libs/mod_acmeauto.so)
+  ACMEAUTO_HTTPD       Apache binary (default /usr/sbin/apache2)
+  ACMEAUTO_TEST_TMP    parent of the session work directory (default /tmp)
+  ACMEAUTO_KEEP=1      keep the work directory (kept anyway when a test failed)
+  ACMEAUTO_LOG_LINES   log lines shown per log in a failure report (default 120)
+"""
+
+import os
+import re
+import shutil
+import tempfile
+
+import pytest
+
+import harness
+from harness import (Apache, ChallTestSrv, HarnessError, Pebble, Pki, read_text, tail)
+
+
+def pytest_configure(config):
+    config._acmeauto_workdir = None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    wd = getattr(config, "_acmeauto_workdir", None)
+    if wd and os.path.isdir(wd):
+        terminalreporter.write_line("acmeauto integration work dir kept: %s" % wd)
+
+
+def _fail_env(msg):
+    pytest.exit("integration test environment not usable: %s" % msg, returncode=3)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def preflight():
+    """Binaries present, www-data present, fixed loopback ports free."""
+    for b in (harness.APACHE_BIN, harness.PEBBLE_BIN, harness.CHALLTESTSRV_BIN,
+              harness.OPENSSL_BIN):
+        if not os.access(b, os.X_OK):
+            _fail_env("%s is missing" % b)
+    try:
+        harness.check_run_user()
+    except HarnessError as e:
+        _fail_env(str(e))
+    busy = [p for p in harness.FIXED_TCP_PORTS if harness.port_in_use(p)]
+    if harness.udp_port_in_use(harness.DNS_PORT):
+        busy.append("%d/udp" % harness.DNS_PORT)
+    if busy:
+        _fail_env("ports busy on 127.0.0.1: %s\n%s" % (
+            busy, harness.port_owners([p for p in busy if isinstance(p, int)])))
+
+
+@pytest.fixture(scope="session")
+def workdir(request):
+    """Session work directory, 0755 so Apache's www-data children can traverse it."""
+    parent = os.environ.get("ACMEAUTO_TEST_TMP", "/tmp")
+    d = tempfile.mkdtemp(prefix="acmeauto-it-", dir=parent)
+    os.chmod(d, 0o755)
+    yield d
+    if os.environ.get("ACMEAUTO_KEEP") or request.session.testsfailed:
+        request.config._acmeauto_workdir = d
+    else:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pki(workdir):
+    """CA (pki.ca_file) and server cert/key for Pebble's HTTPS listeners."""
+    return Pki(os.path.join(workdir, "pki"))
+
+
+@pytest.fixture(scope="session")
+def challtestsrv(workdir):
+    """Mock DNS on 127.0.0.1:8053: A -> 127.0.0.1 for every name, no AAAA."""
+    srv = ChallTestSrv(os.path.join(workdir, "challtestsrv"))
+    try:
+        srv.start()
+    except HarnessError as e:
+        srv.stop()
+        pytest.fail(str(e), pytrace=False)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def pebble(workdir, pki, challtestsrv):
+    """Pebble on 127.0.0.1:14000 (management 15000), EAB required.
+
+    pebble.eab: {"kid-1": key, "kid-2": key, "kid-3": key} (base64url, no
+    padding; kid-3's standard-base64 form has '+' and '/'), pebble.eab_std(kid),
+    pebble.directory_url, pebble.root_file (Pebble's root(s), PEM),
+    pebble.intermediate_file, pebble.account_count(), pebble.log_text().
+    """
+    p = Pebble(os.path.join(workdir, "pebble"), pki, dns_port=challtestsrv.dns_port)
+    try:
+        p.start()
+    except HarnessError as e:
+        p.stop()
+        pytest.fail(str(e), pytrace=False)
+    yield p
+    p.stop()
+
+
+@pytest.fixture(scope="session")
+def pebble_factory(workdir, pki, challtestsrv):
+    """Start an extra Pebble with environment overrides, e.g.
+    pebble_factory(env={"PEBBLE_WFE_NONCEREJECT": "90"}).  Extra instances
+    listen on 14100+10*i / 15100+10*i; pass it to apache(..., pebble=p).
+    They are stopped at session end."""
+    made = []
+
+    def factory(env=None, eab_keys=None):
+        i = len(made) + 1
+        p = Pebble(os.path.join(workdir, "pebble-%d" % i), pki, dns_port=challtestsrv.dns_port,
+                   port=harness.PEBBLE_PORT + 100 + 10 * i,
+                   mgmt_port=harness.PEBBLE_MGMT_PORT + 100 + 10 * i,
+                   eab_keys=eab_keys, env=env, name="pebble-%d" % i)
+        made.append(p)
+        p.start()
+        return p
+
+    yield factory
+    for p in made:
+        p.stop()
+
+
+def _safe(name):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80]
+
+
+@pytest.fixture
+def apache(request, workdir, pki):
+    """Factory: apache(conf_body, **opts) -> harness.Apache (not started).
+
+    opts: load_module=True, pebble=<the session pebble>, acme_server (default
+    the pebble's directory URL; None omits ACMEServer), acme_ca (default
+    pki.ca_file; None omits), store_dir (default <root>/store; None omits),
+    module_path, server_name, log_level, module_log_level, extra_modules,
+    base_extra.  "@ROOT@" in conf_body is the server root.  Every server made
+    is stopped at teardown.
+    """
+    made = []
+    request.node._acmeauto_apaches = made
+
+    def factory(conf_body="", **opts):
+        if opts.get("load_module", True) and "pebble" not in opts:
+            opts["pebble"] = request.getfixturevalue("pebble")
+        root = os.path.join(workdir, "apache", "%s-%d" % (_safe(request.node.name), len(made)))
+        a = Apache(root, conf_body, pki=pki, **opts)
+        made.append(a)
+        return a
+
+    yield factory
+    for a in made:
+        a.stop()
+
+
+@pytest.fixture(autouse=True)
+def _log_marks(request):
+    """Remember where the session logs stood when the test began."""
+    marks = {}
+    for path in harness.SESSION_LOGS.values():
+        try:
+            marks[path] = os.path.getsize(path)
+        except OSError:
+            pass
+    request.node._acmeauto_log_marks = marks
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach Apache and Pebble/challtestsrv log tails to a failed test's report."""
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.failed or rep.when not in ("setup", "call"):
+        return
+    for a in getattr(item, "_acmeauto_apaches", []):
+        rep.sections.append(("apache %s (pid %s, running=%s) error log" % (
+            a.root, a.pid, a.running()), tail(a.error_log()) or "(empty)"))
+        err = read_text(a.stderr_path)
+        if err.strip():
+            rep.sections.append(("apache %s stderr" % a.root, tail(err, 30)))
+    marks = getattr(item, "_acmeauto_log_marks", {})
+    for label, path in harness.SESSION_LOGS.items():
+        text = read_text(path)[marks.get(path, 0):]
+        if text.strip():
+            rep.sections.append(("%s (during this test)" % label, tail(text)))

@@ -1,0 +1,984 @@
+/* Unit tests of the ACME client against a scripted fake transport: each
+ * test queues the server's replies and then inspects what was sent. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <jansson.h>
+
+#include "test_suites.h"
+#include "acme_client.h"
+#include "acme_crypto.h"
+#include "acme_json.h"
+#include "acme_util.h"
+
+#define DIR_URL  "https://ca.test/dir"
+#define NONCE_URL "https://ca.test/nonce-plz"
+#define ACCT_URL "https://ca.test/sign-me-up"
+#define ORDER_URL "https://ca.test/order-plz"
+#define KID_URL  "https://ca.test/my-account/1"
+#define TOS_URL  "data:text/plain,Do%20what%20thou%20wilt"
+
+/* As recorded from Pebble (which sorts keys), with EAB switched by %s. */
+#define DIRECTORY_FMT \
+    "{\n" \
+    "   \"keyChange\": \"https://ca.test/rollover-account-key\",\n" \
+    "   \"meta\": {\n" \
+    "      \"externalAccountRequired\": %s,\n" \
+    "      \"termsOfService\": \"" TOS_URL "\"\n" \
+    "   },\n" \
+    "   \"newAccount\": \"" ACCT_URL "\",\n" \
+    "   \"newNonce\": \"" NONCE_URL "\",\n" \
+    "   \"newOrder\": \"" ORDER_URL "\",\n" \
+    "   \"renewalInfo\": \"https://ca.test/draft-ietf-acme-ari-03/renewalInfo/\",\n" \
+    "   \"revokeCert\": \"https://ca.test/revoke-cert\"\n" \
+    "}"
+
+#define CT_JSON    "application/json; charset=utf-8"
+#define CT_PROBLEM "application/problem+json; charset=utf-8"
+
+/* --- the fake transport ------------------------------------------------ */
+
+#define FAKE_MAX 16
+
+typedef struct {
+    int status;
+    const char *content_type;
+    const char *body;
+    const char *nonce;          /* Replay-Nonce, or NULL */
+    const char *location;
+    const char *retry_after;
+    apr_status_t transport_rv;  /* non-zero: no HTTP answer at all */
+    const char *error_text;
+} fake_reply_t;
+
+typedef struct {
+    const char *method;
+    const char *url;
+    const char *content_type;
+    const char *body;
+} fake_request_t;
+
+typedef struct {
+    acme_http_t http;           /* first, so acme_http_t* casts back */
+    apr_pool_t *pool;
+    fake_reply_t replies[FAKE_MAX];
+    int nreplies, next;
+    fake_request_t requests[FAKE_MAX];
+    int nrequests;
+} fake_http_t;
+
+static apr_status_t fake_request(acme_http_t *http,
+                                 acme_http_response_t **resp, apr_pool_t *p,
+                                 const char *method, const char *url,
+                                 const char *content_type, const char *body,
+                                 apr_size_t body_len)
+{
+    fake_http_t *f = (fake_http_t *)http;
+    fake_request_t *rq;
+    const fake_reply_t *r;
+    acme_http_response_t *out;
+
+    ck_assert_msg(f->next < f->nreplies && f->nrequests < FAKE_MAX,
+                  "unexpected request %s %s", method, url);
+    rq = &f->requests[f->nrequests++];
+    rq->method = apr_pstrdup(f->pool, method);
+    rq->url = apr_pstrdup(f->pool, url);
+    rq->content_type = content_type ? apr_pstrdup(f->pool, content_type) : NULL;
+    rq->body = body ? apr_pstrmemdup(f->pool, body, body_len) : NULL;
+
+    r = &f->replies[f->next++];
+    if (r->transport_rv != APR_SUCCESS) {
+        http->error_text = r->error_text;
+        return r->transport_rv;
+    }
+    out = apr_pcalloc(p, sizeof(*out));
+    out->status = r->status;
+    out->headers = apr_table_make(p, 8);
+    if (r->content_type) apr_table_set(out->headers, "Content-Type", r->content_type);
+    if (r->nonce) apr_table_set(out->headers, "Replay-Nonce", r->nonce);
+    if (r->location) apr_table_set(out->headers, "Location", r->location);
+    if (r->retry_after) apr_table_set(out->headers, "Retry-After", r->retry_after);
+    out->body = apr_pstrdup(p, r->body ? r->body : "");
+    out->body_len = strlen(out->body);
+    *resp = out;
+    return APR_SUCCESS;
+}
+
+static fake_http_t *fake_create(void)
+{
+    fake_http_t *f = apr_pcalloc(test_pool, sizeof(*f));
+
+    f->pool = test_pool;
+    f->http.request = fake_request;
+    return f;
+}
+
+/* Queues a reply; the caller may set more fields on the result. */
+static fake_reply_t *fake_push(fake_http_t *f, int status,
+                               const char *content_type, const char *body)
+{
+    fake_reply_t *r;
+
+    ck_assert_int_lt(f->nreplies, FAKE_MAX);
+    r = &f->replies[f->nreplies++];
+    r->status = status;
+    r->content_type = content_type;
+    r->body = body;
+    return r;
+}
+
+static void push_directory(fake_http_t *f, int eab_required)
+{
+    fake_push(f, 200, CT_JSON, apr_psprintf(test_pool, DIRECTORY_FMT,
+                                            eab_required ? "true" : "false"));
+}
+
+static void push_nonce(fake_http_t *f, const char *nonce)
+{
+    fake_push(f, 200, NULL, NULL)->nonce = nonce;
+}
+
+static fake_reply_t *push_problem(fake_http_t *f, int status,
+                                  const char *type, const char *detail)
+{
+    return fake_push(f, status, CT_PROBLEM, apr_psprintf(test_pool,
+        "{\"type\":\"urn:ietf:params:acme:error:%s\",\"detail\":\"%s\","
+        "\"status\":%d}", type, detail, status));
+}
+
+static int count_method(const fake_http_t *f, const char *method)
+{
+    int i, n = 0;
+
+    for (i = 0; i < f->nrequests; i++) {
+        n += !strcmp(f->requests[i].method, method);
+    }
+    return n;
+}
+
+/* --- helpers ----------------------------------------------------------- */
+
+static acme_client_t *client_new(fake_http_t *f)
+{
+    acme_client_t *c;
+    EVP_PKEY *key;
+
+    ck_assert(acme_key_generate(&key, test_pool, ACME_KEY_EC256) == APR_SUCCESS);
+    ck_assert(acme_client_create(&c, test_pool, &f->http, DIR_URL) == APR_SUCCESS);
+    c->account_key = key;
+    return c;
+}
+
+/* A client that has read the directory and is registered, with a nonce in
+ * hand: the next request is the signed POST itself. */
+static acme_client_t *client_registered(fake_http_t *f)
+{
+    acme_client_t *c = client_new(f);
+
+    push_directory(f, 0);
+    ck_assert(acme_directory_fetch(c) == APR_SUCCESS);
+    c->account_url = KID_URL;
+    c->nonce = "startNonce";
+    f->nrequests = 0;
+    return c;
+}
+
+static void assert_has(const char *hay, const char *needle)
+{
+    ck_assert_ptr_nonnull(hay);
+    ck_assert_msg(strstr(hay, needle) != NULL, "'%s' lacks '%s'", hay, needle);
+}
+
+static json_t *b64_json(const char *b64)
+{
+    unsigned char *raw;
+    apr_size_t len;
+    json_t *j;
+
+    ck_assert(acme_b64_decode(&raw, &len, test_pool, b64) == APR_SUCCESS);
+    j = acme_json_parse(test_pool, (const char *)raw, len);
+    ck_assert_msg(j != NULL, "not a JSON object: %s", raw);
+    return j;
+}
+
+typedef struct {
+    json_t *hdr;            /* decoded protected header */
+    json_t *payload;        /* decoded payload; NULL for POST-as-GET */
+    const char *payload_b64;
+} jws_parts_t;
+
+static jws_parts_t jws_decode(const fake_request_t *rq)
+{
+    jws_parts_t parts;
+    json_t *jws;
+
+    ck_assert_str_eq(rq->method, "POST");
+    ck_assert_str_eq(rq->content_type, "application/jose+json");
+    jws = acme_json_parse(test_pool, rq->body, strlen(rq->body));
+    ck_assert_ptr_nonnull(jws);
+    ck_assert_ptr_nonnull(acme_json_str(jws, "signature"));
+    parts.hdr = b64_json(acme_json_str(jws, "protected"));
+    parts.payload_b64 = acme_json_str(jws, "payload");
+    ck_assert_ptr_nonnull(parts.payload_b64);
+    parts.payload = *parts.payload_b64 ? b64_json(parts.payload_b64) : NULL;
+    return parts;
+}
+
+static apr_array_header_t *one_contact(void)
+{
+    apr_array_header_t *a = apr_array_make(test_pool, 1, sizeof(const char *));
+
+    APR_ARRAY_PUSH(a, const char *) = "mailto:admin@example.org";
+    return a;
+}
+
+static const unsigned char hmac_key[] = "0123456789abcdef0123456789abcdef";
+
+/* --- directory --------------------------------------------------------- */
+
+START_TEST(directory_fetch_parses_pebble_directory)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    push_directory(f, 1);
+    ck_assert(acme_directory_fetch(c) == APR_SUCCESS);
+    ck_assert_int_eq(f->nrequests, 1);
+    ck_assert_str_eq(f->requests[0].method, "GET");
+    ck_assert_str_eq(f->requests[0].url, DIR_URL);
+    ck_assert_str_eq(c->dir.new_nonce, NONCE_URL);
+    ck_assert_str_eq(c->dir.new_account, ACCT_URL);
+    ck_assert_str_eq(c->dir.new_order, ORDER_URL);
+    ck_assert_str_eq(c->dir.revoke_cert, "https://ca.test/revoke-cert");
+    ck_assert_str_eq(c->dir.key_change, "https://ca.test/rollover-account-key");
+    ck_assert_str_eq(c->dir.renewal_info,
+                     "https://ca.test/draft-ietf-acme-ari-03/renewalInfo/");
+    ck_assert_str_eq(c->dir.terms_of_service, TOS_URL);
+    ck_assert_int_eq(c->dir.eab_required, 1);
+    /* Read once per client: no second request (the fake would abort). */
+    ck_assert(acme_directory_fetch(c) == APR_SUCCESS);
+    ck_assert_int_eq(f->nrequests, 1);
+}
+END_TEST
+
+START_TEST(directory_fetch_rejects_missing_new_order)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    fake_push(f, 200, CT_JSON, "{\"newNonce\":\"" NONCE_URL "\","
+              "\"newAccount\":\"" ACCT_URL "\"}");
+    ck_assert(acme_directory_fetch(c) != APR_SUCCESS);
+    ck_assert_int_eq(c->have_dir, 0);
+    ck_assert_ptr_nonnull(c->error);
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_CONFIG);
+    assert_has(c->error->hint, "ACMEServer");
+    assert_has(c->error->activity, DIR_URL);
+}
+END_TEST
+
+START_TEST(directory_parse_rejects_non_url_members)
+{
+    acme_directory_t dir;
+    json_t *doc = acme_json_pool_own(test_pool, json_pack(
+        "{s:s,s:s,s:i}", "newNonce", NONCE_URL, "newAccount", ACCT_URL,
+        "newOrder", 5));
+
+    ck_assert(acme_directory_parse(&dir, test_pool, doc) == APR_EINVAL);
+    json_object_set_new(doc, "newOrder", json_string("file:///etc/passwd"));
+    ck_assert(acme_directory_parse(&dir, test_pool, doc) == APR_EINVAL);
+    json_object_set_new(doc, "newOrder", json_string(ORDER_URL));
+    ck_assert(acme_directory_parse(&dir, test_pool, doc) == APR_SUCCESS);
+    ck_assert_ptr_null(dir.terms_of_service);
+    ck_assert_int_eq(dir.eab_required, 0);
+}
+END_TEST
+
+START_TEST(directory_fetch_http_error_is_transient)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    fake_push(f, 503, "text/html", "<html>down</html>");
+    ck_assert(acme_directory_fetch(c) != APR_SUCCESS);
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
+    assert_has(c->error->detail, "503");
+}
+END_TEST
+
+/* --- account ----------------------------------------------------------- */
+
+START_TEST(account_refuses_without_tos_agreement)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    push_directory(f, 0);
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 0, NULL,
+                                    NULL, 0) != APR_SUCCESS);
+    ck_assert_int_eq(count_method(f, "POST"), 0);
+    ck_assert_int_eq(count_method(f, "HEAD"), 0);
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_CONFIG);
+    assert_has(c->error->hint, "ACMEAgreeTOS");
+    assert_has(c->error->detail, TOS_URL);
+    ck_assert_ptr_null(c->account_url);
+}
+END_TEST
+
+START_TEST(account_refuses_without_eab_when_required)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    push_directory(f, 1);
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, NULL,
+                                    NULL, 0) != APR_SUCCESS);
+    ck_assert_int_eq(count_method(f, "POST"), 0);
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_CONFIG);
+    assert_has(c->error->hint, "ACMEEAB");
+}
+END_TEST
+
+START_TEST(account_register_sends_jwk_jws_with_eab)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+    fake_reply_t *r;
+    jws_parts_t jws;
+    json_t *eab, *eab_hdr, *jwk, *contact;
+    const char *mac, *input;
+
+    push_directory(f, 1);
+    push_nonce(f, "nonceFromHead");
+    r = fake_push(f, 201, CT_JSON, "{\"status\":\"valid\"}");
+    r->nonce = "nonceAfterAccount";
+    r->location = KID_URL;
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, "kid-1",
+                                    hmac_key, sizeof(hmac_key) - 1)
+              == APR_SUCCESS);
+    ck_assert_int_eq(f->nrequests, 3);
+    ck_assert_str_eq(f->requests[1].method, "HEAD");
+    ck_assert_str_eq(f->requests[1].url, NONCE_URL);
+    ck_assert_str_eq(f->requests[2].url, ACCT_URL);
+
+    jws = jws_decode(&f->requests[2]);
+    ck_assert_str_eq(acme_json_str(jws.hdr, "alg"), "ES256");
+    ck_assert_str_eq(acme_json_str(jws.hdr, "url"), ACCT_URL);
+    ck_assert_str_eq(acme_json_str(jws.hdr, "nonce"), "nonceFromHead");
+    ck_assert_ptr_null(json_object_get(jws.hdr, "kid"));
+    ck_assert(acme_jwk_create(&jwk, test_pool, c->account_key) == APR_SUCCESS);
+    ck_assert(json_equal(json_object_get(jws.hdr, "jwk"), jwk));
+
+    ck_assert_ptr_nonnull(jws.payload);
+    ck_assert(json_is_true(json_object_get(jws.payload, "termsOfServiceAgreed")));
+    contact = json_object_get(jws.payload, "contact");
+    ck_assert(json_is_array(contact));
+    ck_assert_int_eq(json_array_size(contact), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(contact, 0)),
+                     "mailto:admin@example.org");
+
+    eab = json_object_get(jws.payload, "externalAccountBinding");
+    ck_assert(json_is_object(eab));
+    eab_hdr = b64_json(acme_json_str(eab, "protected"));
+    ck_assert_str_eq(acme_json_str(eab_hdr, "alg"), "HS256");
+    ck_assert_str_eq(acme_json_str(eab_hdr, "kid"), "kid-1");
+    ck_assert_str_eq(acme_json_str(eab_hdr, "url"), ACCT_URL);
+    ck_assert(json_equal(b64_json(acme_json_str(eab, "payload")), jwk));
+    input = apr_pstrcat(test_pool, acme_json_str(eab, "protected"), ".",
+                        acme_json_str(eab, "payload"), NULL);
+    ck_assert(acme_hmac_sha256_b64(&mac, test_pool, hmac_key,
+                                   sizeof(hmac_key) - 1, input,
+                                   strlen(input)) == APR_SUCCESS);
+    ck_assert_str_eq(acme_json_str(eab, "signature"), mac);
+
+    ck_assert_str_eq(c->account_url, KID_URL);
+    ck_assert_str_eq(c->nonce, "nonceAfterAccount");
+}
+END_TEST
+
+START_TEST(account_register_without_eab_omits_binding)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+    jws_parts_t jws;
+
+    push_directory(f, 0);
+    push_nonce(f, "nonceFromHead");
+    fake_push(f, 200, CT_JSON, "{\"status\":\"valid\"}")->location = KID_URL;
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, NULL,
+                                    NULL, 0) == APR_SUCCESS);
+    jws = jws_decode(&f->requests[2]);
+    ck_assert_ptr_null(json_object_get(jws.payload, "externalAccountBinding"));
+    ck_assert_str_eq(c->account_url, KID_URL);
+}
+END_TEST
+
+START_TEST(account_register_needs_location)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    push_directory(f, 0);
+    push_nonce(f, "nonceFromHead");
+    fake_push(f, 201, CT_JSON, "{\"status\":\"valid\"}");
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, NULL,
+                                    NULL, 0) != APR_SUCCESS);
+    ck_assert_ptr_null(c->account_url);
+    assert_has(c->error->detail, "Location");
+}
+END_TEST
+
+START_TEST(bad_nonce_is_retried_with_nonce_from_error)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+    fake_reply_t *r;
+
+    push_directory(f, 0);
+    push_nonce(f, "nonceFromHead");
+    push_problem(f, 400, "badNonce", "JWS has an invalid anti-replay nonce")
+        ->nonce = "nonceFromError";
+    r = fake_push(f, 201, CT_JSON, "{\"status\":\"valid\"}");
+    r->location = KID_URL;
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, NULL,
+                                    NULL, 0) == APR_SUCCESS);
+    ck_assert_int_eq(count_method(f, "HEAD"), 1);
+    ck_assert_int_eq(count_method(f, "POST"), 2);
+    ck_assert_str_eq(acme_json_str(jws_decode(&f->requests[2]).hdr, "nonce"),
+                     "nonceFromHead");
+    ck_assert_str_eq(acme_json_str(jws_decode(&f->requests[3]).hdr, "nonce"),
+                     "nonceFromError");
+    ck_assert_str_eq(c->account_url, KID_URL);
+}
+END_TEST
+
+START_TEST(bad_nonce_retries_are_bounded)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+    int i;
+
+    push_directory(f, 0);
+    push_nonce(f, "nonceFromHead");
+    for (i = 0; i <= ACME_BADNONCE_RETRIES; i++) {
+        push_problem(f, 400, "badNonce", "stale")->nonce =
+            apr_psprintf(test_pool, "nonce%d", i);
+    }
+    /* One more retry than allowed would get this success. */
+    fake_push(f, 201, CT_JSON, "{}")->location = KID_URL;
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, NULL,
+                                    NULL, 0) != APR_SUCCESS);
+    ck_assert_int_eq(count_method(f, "POST"), ACME_BADNONCE_RETRIES + 1);
+    ck_assert_str_eq(c->error->type, "badNonce");
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
+    ck_assert_ptr_null(c->account_url);
+}
+END_TEST
+
+START_TEST(eab_refused_as_malformed_is_config)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    push_directory(f, 1);
+    push_nonce(f, "nonceFromHead");
+    push_problem(f, 400, "malformed", "Invalid JWS");
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, "kid-1",
+                                    hmac_key, sizeof(hmac_key) - 1)
+              != APR_SUCCESS);
+    ck_assert_int_eq(c->error->http_status, 400);
+    ck_assert_str_eq(c->error->type, "malformed");
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_CONFIG);
+    assert_has(c->error->hint, "ACMEEAB");
+    assert_has(c->error->activity, "creating an account");
+}
+END_TEST
+
+START_TEST(server_error_on_account_is_transient)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    push_directory(f, 1);
+    push_nonce(f, "nonceFromHead");
+    fake_push(f, 503, "text/html", "<html>maintenance</html>")
+        ->retry_after = "120";
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, "kid-1",
+                                    hmac_key, sizeof(hmac_key) - 1)
+              != APR_SUCCESS);
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
+    ck_assert_int_eq(c->error->retry_after, apr_time_from_sec(120));
+}
+END_TEST
+
+/* --- orders, authorizations, certificates ------------------------------ */
+
+static const char *const order_json =
+    "{\"status\":\"pending\",\"expires\":\"2030-01-01T00:00:00Z\","
+    "\"identifiers\":[{\"type\":\"dns\",\"value\":\"example.org\"},"
+    "{\"type\":\"dns\",\"value\":\"www.example.org\"}],"
+    "\"finalize\":\"https://ca.test/finalize/1\","
+    "\"authorizations\":[\"https://ca.test/authz/a\","
+    "\"https://ca.test/authz/b\"]}";
+
+static apr_array_header_t *two_names(void)
+{
+    apr_array_header_t *a = apr_array_make(test_pool, 2, sizeof(const char *));
+
+    APR_ARRAY_PUSH(a, const char *) = "example.org";
+    APR_ARRAY_PUSH(a, const char *) = "www.example.org";
+    return a;
+}
+
+START_TEST(order_new_parses_order)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_order_t *o = NULL;
+    jws_parts_t jws;
+    json_t *ids;
+    fake_reply_t *r;
+
+    r = fake_push(f, 201, CT_JSON, order_json);
+    r->location = "https://ca.test/order/1";
+    r->nonce = "nonceAfterOrder";
+    ck_assert(acme_order_new(&o, c, test_pool, two_names()) == APR_SUCCESS);
+    ck_assert_str_eq(o->url, "https://ca.test/order/1");
+    ck_assert_str_eq(o->status, "pending");
+    ck_assert_str_eq(o->finalize_url, "https://ca.test/finalize/1");
+    ck_assert_ptr_null(o->certificate_url);
+    ck_assert_int_eq(o->authz_urls->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(o->authz_urls, 0, const char *),
+                     "https://ca.test/authz/a");
+    ck_assert_str_eq(APR_ARRAY_IDX(o->authz_urls, 1, const char *),
+                     "https://ca.test/authz/b");
+
+    ck_assert_int_eq(f->nrequests, 1);
+    ck_assert_str_eq(f->requests[0].url, ORDER_URL);
+    jws = jws_decode(&f->requests[0]);
+    ck_assert_str_eq(acme_json_str(jws.hdr, "kid"), KID_URL);
+    ck_assert_ptr_null(json_object_get(jws.hdr, "jwk"));
+    ck_assert_str_eq(acme_json_str(jws.hdr, "nonce"), "startNonce");
+    ids = json_object_get(jws.payload, "identifiers");
+    ck_assert_int_eq(json_array_size(ids), 2);
+    ck_assert_str_eq(acme_json_str(json_array_get(ids, 1), "type"), "dns");
+    ck_assert_str_eq(acme_json_str(json_array_get(ids, 1), "value"),
+                     "www.example.org");
+    ck_assert_str_eq(c->nonce, "nonceAfterOrder");
+}
+END_TEST
+
+START_TEST(order_new_without_location_is_an_error)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_order_t *o = NULL;
+
+    fake_push(f, 201, CT_JSON, order_json);
+    ck_assert(acme_order_new(&o, c, test_pool, two_names()) != APR_SUCCESS);
+    assert_has(c->error->detail, "order");
+}
+END_TEST
+
+START_TEST(order_new_needs_account)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_order_t *o = NULL;
+
+    c->account_url = NULL;
+    ck_assert(acme_order_new(&o, c, test_pool, two_names()) != APR_SUCCESS);
+    ck_assert_int_eq(f->nrequests, 0);
+}
+END_TEST
+
+START_TEST(order_parse_rejects_bad_documents)
+{
+    acme_order_t *o;
+    json_t *doc = acme_json_parse(test_pool, order_json, strlen(order_json));
+
+    ck_assert(acme_order_parse(&o, test_pool, "https://ca.test/o", doc)
+              == APR_SUCCESS);
+    json_array_append_new(json_object_get(doc, "authorizations"),
+                          json_integer(3));
+    ck_assert(acme_order_parse(&o, test_pool, "https://ca.test/o", doc)
+              == APR_EINVAL);
+    doc = acme_json_parse(test_pool, order_json, strlen(order_json));
+    json_object_set_new(doc, "finalize", json_string("javascript:alert(1)"));
+    ck_assert(acme_order_parse(&o, test_pool, "https://ca.test/o", doc)
+              == APR_EINVAL);
+    doc = acme_json_parse(test_pool, order_json, strlen(order_json));
+    json_object_del(doc, "status");
+    ck_assert(acme_order_parse(&o, test_pool, "https://ca.test/o", doc)
+              == APR_EINVAL);
+}
+END_TEST
+
+#define AUTHZ_FMT \
+    "{\"status\":\"%s\",\"identifier\":{\"type\":\"dns\"," \
+    "\"value\":\"example.org\"},\"challenges\":[{\"type\":\"http-01\"," \
+    "\"url\":\"https://ca.test/chal/1\",\"token\":\"%s\"," \
+    "\"status\":\"%s\"%s}]}"
+
+static json_t *authz_doc(const char *status, const char *token)
+{
+    const char *s = apr_psprintf(test_pool, AUTHZ_FMT, status, token, status, "");
+
+    return acme_json_parse(test_pool, s, strlen(s));
+}
+
+START_TEST(authz_parse_reads_challenges)
+{
+    acme_authz_t *a = NULL;
+    acme_challenge_t *ch;
+
+    ck_assert(acme_authz_parse(&a, test_pool, "https://ca.test/authz/a",
+                               authz_doc("pending", "tok_EN-1")) == APR_SUCCESS);
+    ck_assert_str_eq(a->identifier, "example.org");
+    ck_assert_str_eq(a->status, "pending");
+    ck_assert_int_eq(a->wildcard, 0);
+    ck_assert_int_eq(a->challenges->nelts, 1);
+    ch = &APR_ARRAY_IDX(a->challenges, 0, acme_challenge_t);
+    ck_assert_str_eq(ch->type, "http-01");
+    ck_assert_str_eq(ch->url, "https://ca.test/chal/1");
+    ck_assert_str_eq(ch->token, "tok_EN-1");
+}
+END_TEST
+
+START_TEST(authz_parse_rejects_unsafe_tokens)
+{
+    acme_authz_t *a = NULL;
+
+    ck_assert(acme_authz_parse(&a, test_pool, "https://ca.test/authz/a",
+                               authz_doc("pending", "abc/def")) == APR_EINVAL);
+    ck_assert(acme_authz_parse(&a, test_pool, "https://ca.test/authz/a",
+                               authz_doc("pending", "abc.def")) == APR_EINVAL);
+    ck_assert(acme_authz_parse(&a, test_pool, "https://ca.test/authz/a",
+                               authz_doc("pending", "..")) == APR_EINVAL);
+    ck_assert(acme_authz_parse(&a, test_pool, "https://ca.test/authz/a",
+                               authz_doc("pending", "")) == APR_EINVAL);
+    ck_assert_ptr_null(a);
+}
+END_TEST
+
+static void push_authz(fake_http_t *f, const char *status, const char *extra,
+                       const char *retry_after)
+{
+    fake_reply_t *r = fake_push(f, 200, CT_JSON, apr_psprintf(test_pool,
+        AUTHZ_FMT, status, "tok1", status, extra));
+
+    r->nonce = "nonceAuthz";
+    r->retry_after = retry_after;
+}
+
+START_TEST(authz_wait_honours_retry_after)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_authz_t *a = NULL;
+    apr_time_t start;
+
+    c->poll_interval = apr_time_from_msec(1);
+    push_authz(f, "pending", "", "1");
+    push_authz(f, "valid", "", NULL);
+    start = apr_time_now();
+    ck_assert(acme_authz_wait(&a, c, test_pool, "https://ca.test/authz/a")
+              == APR_SUCCESS);
+    ck_assert_int_ge(apr_time_now() - start, apr_time_from_msec(900));
+    ck_assert_str_eq(a->status, "valid");
+    ck_assert_int_eq(count_method(f, "POST"), 2);
+    /* Polling is POST-as-GET: an empty payload. */
+    ck_assert_str_eq(jws_decode(&f->requests[1]).payload_b64, "");
+}
+END_TEST
+
+START_TEST(authz_wait_without_retry_after_uses_poll_interval)
+{
+    /* The counterpart of the test above: the long wait came from the
+     * header, not from the client. */
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_authz_t *a = NULL;
+    apr_time_t start;
+
+    c->poll_interval = apr_time_from_msec(1);
+    push_authz(f, "pending", "", NULL);
+    push_authz(f, "valid", "", NULL);
+    start = apr_time_now();
+    ck_assert(acme_authz_wait(&a, c, test_pool, "https://ca.test/authz/a")
+              == APR_SUCCESS);
+    ck_assert_int_lt(apr_time_now() - start, apr_time_from_msec(600));
+}
+END_TEST
+
+START_TEST(authz_wait_returns_challenge_problem)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_authz_t *a = NULL;
+
+    c->poll_interval = apr_time_from_msec(1);
+    push_authz(f, "pending", "", NULL);
+    push_authz(f, "invalid", ",\"error\":{\"type\":"
+               "\"urn:ietf:params:acme:error:incorrectResponse\","
+               "\"detail\":\"The key authorization file from the server did "
+               "not match\",\"status\":403}", NULL);
+    ck_assert(acme_authz_wait(&a, c, test_pool, "https://ca.test/authz/a")
+              != APR_SUCCESS);
+    ck_assert_str_eq(c->error->type, "incorrectResponse");
+    assert_has(c->error->detail, "did not match");
+    assert_has(c->error->detail, "example.org");
+    assert_has(c->error->detail, "http-01");
+    assert_has(c->error->hint, "acme-challenge");
+}
+END_TEST
+
+START_TEST(authz_wait_times_out)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_authz_t *a = NULL;
+
+    c->poll_interval = apr_time_from_msec(1);
+    c->poll_timeout = apr_time_from_msec(150);
+    push_authz(f, "pending", "", NULL);
+    push_authz(f, "pending", "", NULL);
+    push_authz(f, "pending", "", NULL);
+    push_authz(f, "pending", "", NULL);
+    ck_assert(acme_authz_wait(&a, c, test_pool, "https://ca.test/authz/a")
+              == APR_TIMEUP);
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
+}
+END_TEST
+
+static int abort_now(void *baton)
+{
+    return *(int *)baton;
+}
+
+START_TEST(authz_wait_can_be_aborted)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_authz_t *a = NULL;
+    int stop = 1;
+    apr_time_t start = apr_time_now();
+
+    c->should_abort = abort_now;
+    c->abort_baton = &stop;
+    push_authz(f, "pending", "", "30");
+    ck_assert(acme_authz_wait(&a, c, test_pool, "https://ca.test/authz/a")
+              == APR_EINTR);
+    ck_assert_int_lt(apr_time_now() - start, apr_time_from_sec(2));
+}
+END_TEST
+
+START_TEST(order_wait_reports_order_problem)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_order_t *o = NULL;
+
+    fake_push(f, 200, CT_JSON, "{\"status\":\"invalid\",\"finalize\":"
+              "\"https://ca.test/finalize/1\",\"authorizations\":[],"
+              "\"error\":{\"type\":\"urn:ietf:params:acme:error:caa\","
+              "\"detail\":\"CAA forbids\"}}");
+    ck_assert(acme_order_wait(&o, c, test_pool, "https://ca.test/order/1",
+                              "valid") != APR_SUCCESS);
+    ck_assert_str_eq(c->error->type, "caa");
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_CONFIG);
+    assert_has(c->error->detail, "CAA forbids");
+}
+END_TEST
+
+START_TEST(retry_after_seconds_and_date)
+{
+    acme_http_response_t resp;
+    char date[APR_RFC822_DATE_LEN];
+    apr_time_t now = apr_time_now();
+    apr_interval_time_t d;
+
+    memset(&resp, 0, sizeof(resp));
+    resp.headers = apr_table_make(test_pool, 2);
+    ck_assert_int_eq(acme_retry_after(&resp, now), 0);
+    ck_assert_int_eq(acme_retry_after(NULL, now), 0);
+
+    apr_table_set(resp.headers, "Retry-After", "120");
+    ck_assert_int_eq(acme_retry_after(&resp, now), apr_time_from_sec(120));
+
+    apr_rfc822_date(date, now + apr_time_from_sec(90));
+    apr_table_set(resp.headers, "Retry-After", date);
+    d = acme_retry_after(&resp, now);
+    /* HTTP-dates have whole seconds. */
+    ck_assert_int_gt(d, apr_time_from_sec(88));
+    ck_assert_int_le(d, apr_time_from_sec(90));
+
+    apr_rfc822_date(date, now - apr_time_from_sec(90));
+    apr_table_set(resp.headers, "Retry-After", date);
+    ck_assert_int_eq(acme_retry_after(&resp, now), 0);
+
+    apr_table_set(resp.headers, "Retry-After", "soon");
+    ck_assert_int_eq(acme_retry_after(&resp, now), 0);
+    apr_table_set(resp.headers, "Retry-After", "-5");
+    ck_assert_int_eq(acme_retry_after(&resp, now), 0);
+}
+END_TEST
+
+START_TEST(cert_download_rejects_non_pem)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    const char *pem = NULL;
+    apr_size_t len = 0;
+
+    fake_push(f, 200, "text/html", "<html>not a certificate</html>");
+    ck_assert(acme_cert_download(&pem, &len, c, test_pool,
+                                 "https://ca.test/cert/1") != APR_SUCCESS);
+    ck_assert_ptr_null(pem);
+    assert_has(c->error->detail, "PEM");
+}
+END_TEST
+
+START_TEST(cert_download_returns_pem)
+{
+    static const char body[] = "-----BEGIN CERTIFICATE-----\nMIIB\n"
+                               "-----END CERTIFICATE-----\n";
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    const char *pem = NULL;
+    apr_size_t len = 0;
+
+    fake_push(f, 200, "application/pem-certificate-chain", body);
+    ck_assert(acme_cert_download(&pem, &len, c, test_pool,
+                                 "https://ca.test/cert/1") == APR_SUCCESS);
+    ck_assert_str_eq(pem, body);
+    ck_assert_uint_eq(len, sizeof(body) - 1);
+    ck_assert_str_eq(f->requests[0].url, "https://ca.test/cert/1");
+}
+END_TEST
+
+/* --- transport failures ------------------------------------------------ */
+
+static void push_refused(fake_http_t *f)
+{
+    fake_reply_t *r = fake_push(f, 0, NULL, NULL);
+
+    r->transport_rv = APR_ECONNREFUSED;
+    r->error_text = "Failed to connect to ca.test port 443: Connection refused";
+}
+
+START_TEST(transport_failure_on_directory_is_transient)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    push_refused(f);
+    ck_assert(acme_directory_fetch(c) == APR_ECONNREFUSED);
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
+    assert_has(c->error->hint, "ACMEServer");
+    assert_has(c->error->detail, "Connection refused");
+    assert_has(c->error->activity, DIR_URL);
+}
+END_TEST
+
+START_TEST(transport_failure_on_post_is_transient)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    push_directory(f, 0);
+    push_nonce(f, "nonceFromHead");
+    push_refused(f);
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, NULL,
+                                    NULL, 0) == APR_ECONNREFUSED);
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
+    assert_has(c->error->hint, "ACMEServer");
+    assert_has(c->error->activity, "creating an account");
+    /* The nonce went out with the lost request; it must not be reused. */
+    ck_assert_ptr_null(c->nonce);
+}
+END_TEST
+
+START_TEST(nonce_reply_without_nonce_fails)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    push_directory(f, 0);
+    push_nonce(f, "bad nonce/..");
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, NULL,
+                                    NULL, 0) != APR_SUCCESS);
+    ck_assert_int_eq(count_method(f, "POST"), 0);
+    assert_has(c->error->detail, "Replay-Nonce");
+}
+END_TEST
+
+START_TEST(key_authorization_is_token_dot_thumbprint)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+    const char *ka, *tp;
+
+    ck_assert(acme_key_authorization(&ka, c, test_pool, "tok1") == APR_SUCCESS);
+    ck_assert(acme_jwk_thumbprint(&tp, test_pool, c->account_key) == APR_SUCCESS);
+    ck_assert_uint_eq(strlen(tp), 43);
+    ck_assert_str_eq(ka, apr_pstrcat(test_pool, "tok1.", tp, NULL));
+}
+END_TEST
+
+Suite *client_suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *tc;
+
+    tc = tcase_create("directory");
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
+    tcase_add_test(tc, directory_fetch_parses_pebble_directory);
+    tcase_add_test(tc, directory_fetch_rejects_missing_new_order);
+    tcase_add_test(tc, directory_parse_rejects_non_url_members);
+    tcase_add_test(tc, directory_fetch_http_error_is_transient);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("account");
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
+    tcase_add_test(tc, account_refuses_without_tos_agreement);
+    tcase_add_test(tc, account_refuses_without_eab_when_required);
+    tcase_add_test(tc, account_register_sends_jwk_jws_with_eab);
+    tcase_add_test(tc, account_register_without_eab_omits_binding);
+    tcase_add_test(tc, account_register_needs_location);
+    tcase_add_test(tc, bad_nonce_is_retried_with_nonce_from_error);
+    tcase_add_test(tc, bad_nonce_retries_are_bounded);
+    tcase_add_test(tc, eab_refused_as_malformed_is_config);
+    tcase_add_test(tc, server_error_on_account_is_transient);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("order");
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, order_new_parses_order);
+    tcase_add_test(tc, order_new_without_location_is_an_error);
+    tcase_add_test(tc, order_new_needs_account);
+    tcase_add_test(tc, order_parse_rejects_bad_documents);
+    tcase_add_test(tc, authz_parse_reads_challenges);
+    tcase_add_test(tc, authz_parse_rejects_unsafe_tokens);
+    tcase_add_test(tc, authz_wait_honours_retry_after);
+    tcase_add_test(tc, authz_wait_without_retry_after_uses_poll_interval);
+    tcase_add_test(tc, authz_wait_returns_challenge_problem);
+    tcase_add_test(tc, authz_wait_times_out);
+    tcase_add_test(tc, authz_wait_can_be_aborted);
+    tcase_add_test(tc, order_wait_reports_order_problem);
+    tcase_add_test(tc, retry_after_seconds_and_date);
+    tcase_add_test(tc, cert_download_rejects_non_pem);
+    tcase_add_test(tc, cert_download_returns_pem);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("transport");
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
+    tcase_add_test(tc, transport_failure_on_directory_is_transient);
+    tcase_add_test(tc, transport_failure_on_post_is_transient);
+    tcase_add_test(tc, nonce_reply_without_nonce_fails);
+    tcase_add_test(tc, key_authorization_is_token_dot_thumbprint);
+    suite_add_tcase(s, tc);
+
+    return s;
+}

@@ -1,0 +1,36 @@
+/* Unit tests of the ACME core (no httpd). */
+#include <stdlib.h>
+#include <apr_general.h>
+
+#include "test_suites.h"
+
+apr_pool_t *test_pool;
+
+void test_pool_setup(void)
+{
+    apr_pool_create(&test_pool, NULL);
+}
+
+void test_pool_teardown(void)
+{
+    apr_pool_destroy(test_pool);
+    test_pool = NULL;
+}
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    sr = srunner_create(util_suite());
+    srunner_add_suite(sr, crypto_suite());
+    srunner_add_suite(sr, cert_suite());
+    srunner_add_suite(sr, client_suite());
+    srunner_add_suite(sr, store_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_terminate();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,18 @@
+#ifndef TEST_SUITES_H
+#define TEST_SUITES_H
+
+#include <check.h>
+#include <apr_pools.h>
+
+/* A fresh pool per test, destroyed by the fixture. */
+extern apr_pool_t *test_pool;
+void test_pool_setup(void);
+void test_pool_teardown(void);
+
+Suite *util_suite(void);
+Suite *crypto_suite(void);
+Suite *cert_suite(void);
+Suite *client_suite(void);
+Suite *store_suite(void);
+
+#endif
