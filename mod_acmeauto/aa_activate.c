@@ -246,7 +246,8 @@ static apr_status_t ensure_fallback(aa_global_t *g, apr_pool_t *p,
     return acme_store_write(cert, cert_pem, strlen(cert_pem), 0644, p);
 }
 
-void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s)
+void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s,
+                     int quiet)
 {
     apr_status_t rv;
     int i;
@@ -259,6 +260,9 @@ void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00106)
                          "%s: cannot create the fallback certificate",
                          d->name);
+        }
+        if (quiet) {
+            continue;
         }
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AA_LOGNO(00107)
                      "%s: %s", d->name, d->is_live

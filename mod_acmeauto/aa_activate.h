@@ -8,8 +8,10 @@
 apr_status_t aa_store_prepare(aa_global_t *g, apr_pool_t *p, server_rec *s);
 
 /* Parent: checks staged certificates and makes the good ones live, then
- * sets d->is_live/renew_at and makes a fallback where nothing is live. */
-void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s);
+ * sets d->is_live/renew_at and makes a fallback where nothing is live.
+ * quiet: no per-domain summary (the first of the two start-up passes). */
+void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s,
+                     int quiet);
 
 /* mod_ssl hooks. */
 int aa_add_cert_files(server_rec *s, apr_pool_t *p,

@@ -190,7 +190,8 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
     delay = backoff(d, st, err);
     st->next_attempt = apr_time_now() + delay;
     save_state(ctx, i, p, err);
-    ap_log_error(APLOG_MARK, APLOG_ERR, err->status, s, AA_LOGNO(00305)
+    /* The line says it all; an errno prefix would only mislead. */
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AA_LOGNO(00305)
                  "%s: %s; next attempt in %s", d->name,
                  acme_error_line(p, err), acme_duration_str(p, delay));
 }

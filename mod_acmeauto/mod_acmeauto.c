@@ -57,7 +57,7 @@ static int aa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (aa_store_prepare(g, ptemp, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    aa_activate_all(g, ptemp, s);
+    aa_activate_all(g, ptemp, s, dry_run);
     if (!dry_run) {
         acme_http_global_init();
         aa_watchdog_start(g, pconf, s);

@@ -123,7 +123,8 @@ apr_status_t acme_key_to_pem(const char **pem, apr_pool_t *p, EVP_PKEY *key)
      * in OpenSSL's heap; the copy in p lives as long as the caller says. */
     bio = BIO_new(BIO_s_mem());
     if (!bio
-        || !PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) {
+        || !PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0,
+                                          NULL, NULL)) {
         rv = ossl_fail();
         goto out;
     }
@@ -625,7 +626,8 @@ static apr_status_t req_build(X509_REQ *req, apr_pool_t *p, EVP_PKEY *key,
     int empty = 0;
     apr_status_t rv;
 
-    rv = req_set_subject(req, p, APR_ARRAY_IDX(names, 0, const char *), &empty);
+    rv = req_set_subject(req, p, APR_ARRAY_IDX(names, 0, const char *),
+                         &empty);
     if (rv != APR_SUCCESS) goto out;
     rv = san_create(&gens, p, names);
     if (rv != APR_SUCCESS) goto out;
