@@ -100,10 +100,12 @@ apr_status_t acme_account_register(acme_client_t *c, apr_pool_t *p,
     rv = acme_signed_post(c, &resp, NULL, p, c->dir.new_account, payload,
                           activity, 1);
     if (rv != APR_SUCCESS) {
-        /* A refused registration with EAB is almost always the EAB. */
+        /* A refused registration with EAB is almost always the EAB; a
+         * stale nonce or a rate limit is not, and stays transient. */
         if (eab_kid && c->error && c->error->http_status >= 400
-            && c->error->http_status < 500
-            && (!c->error->type || strcmp(c->error->type, "badNonce"))) {
+            && c->error->http_status < 500 && c->error->http_status != 429
+            && (!c->error->type || (strcmp(c->error->type, "badNonce")
+                                    && strcmp(c->error->type, "rateLimited")))) {
             c->error->kind = ACME_FAIL_CONFIG;
             if (!c->error->hint || !strstr(c->error->hint, "ACME")) {
                 c->error->hint = EAB_HINT;

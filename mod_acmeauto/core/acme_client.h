@@ -83,8 +83,10 @@ apr_status_t acme_post(acme_client_t *c, acme_http_response_t **resp,
                        json_t **json, apr_pool_t *p, const char *url,
                        const json_t *payload, const char *activity);
 
-/* newAccount: onlyReturnExisting first, else a new account with contact,
- * termsOfServiceAgreed and (when eab_kid) EAB. Sets c->account_url. */
+/* newAccount with contact, termsOfServiceAgreed and (when eab_kid) EAB.
+ * A CA that already knows the key answers with that account (RFC 8555
+ * §7.3.1), so this also finds an account whose URL we lost. Sets
+ * c->account_url. */
 apr_status_t acme_account_register(acme_client_t *c, apr_pool_t *p,
                                    const apr_array_header_t *contacts,
                                    int tos_agreed, const char *eab_kid,

@@ -77,28 +77,27 @@ static const problem_info_t problem_table[] = {
  * configuration problem behind a generic "malformed". */
 typedef struct {
     const char *needle;      /* case-insensitive substring of detail */
+    acme_fail_kind_e kind;
     const char *hint;
 } detail_hint_t;
 
 static const detail_hint_t detail_hints[] = {
-    { "unable to create account",
+    { "unable to create account", ACME_FAIL_CONFIG,
       "the CA refused the account; check the key identifier and HMAC of "
       "ACMEEAB (they expire 14 days after the CA issues them)" },
-    { "agree to the term",
+    { "agree to the term", ACME_FAIL_CONFIG,
       "the CA requires acceptance of its terms of service: set ACMEAgreeTOS on" },
-    { "contact information is invalid",
+    { "contact information is invalid", ACME_FAIL_CONFIG,
       "fix ACMEContact (1 to 6 distinct e-mail addresses)" },
-    { "fqdn is invalid",
+    { "fqdn is invalid", ACME_FAIL_CONFIG,
       "the CA refuses a name in ACMEDomain; remove or correct it" },
-    { "validity period of application has been expired",
+    { "validity period of application has been expired", ACME_FAIL_TRANSIENT,
       "the order expired at the CA; a new order will be created" },
-    { "unable to accept order",
+    { "unable to accept order", ACME_FAIL_TRANSIENT,
       "the order is in a state the CA does not accept; a new order will be "
       "created" },
-    { "external account", "check ACMEEAB: the key identifier or HMAC key "
-      "was not accepted by the CA" },
-    { "eab", "check ACMEEAB: the key identifier or HMAC key was not "
-      "accepted by the CA" },
+    { "external account", ACME_FAIL_CONFIG, "check ACMEEAB: the key "
+      "identifier or HMAC key was not accepted by the CA" },
 };
 
 const char *acme_problem_short_type(const char *type)
@@ -128,7 +127,7 @@ static void apply_table(acme_error_t *e)
     for (i = 0; i < sizeof(detail_hints) / sizeof(detail_hints[0]); i++) {
         if (contains_nocase(e->detail, detail_hints[i].needle)) {
             e->hint = detail_hints[i].hint;
-            e->kind = ACME_FAIL_CONFIG;
+            e->kind = detail_hints[i].kind;
             return;
         }
     }

@@ -45,7 +45,8 @@ const char *acme_store_path(apr_pool_t *p, const acme_store_t *s,
                             acme_store_area_e area, const char *name,
                             const char *file);
 
-/* Creates base and all areas (mode 0755, 0700 for accounts/live). */
+/* Creates base and all areas (0755; 0700 for the areas that hold keys:
+ * accounts, live, staging, rejected). */
 apr_status_t acme_store_create_dirs(const acme_store_t *s, apr_pool_t *p);
 
 /* mkdir -p with perms. Here and below perms are Unix modes (0700). */

@@ -177,12 +177,15 @@ int acme_dns_name_normalize(const char **out, apr_pool_t *p, const char *name)
     apr_size_t len = name ? strlen(name) : 0, i, label = 0;
     char *n;
 
-    if (len == 0 || len > 253) {
+    if (len == 0) {
         return 0;
     }
     n = apr_pstrdup(p, name);
     if (n[len - 1] == '.') {
         n[--len] = '\0';    /* absolute form: drop the root dot */
+    }
+    if (len == 0 || len > 253) {
+        return 0;
     }
     i = (n[0] == '*' && n[1] == '.') ? 2 : 0;
     if (i == len) {

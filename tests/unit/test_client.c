@@ -18,13 +18,14 @@
 #define KID_URL  "https://ca.test/my-account/1"
 #define TOS_URL  "data:text/plain,Do%20what%20thou%20wilt"
 
-/* As recorded from Pebble (which sorts keys), with EAB switched by %s. */
+/* As recorded from Pebble (which sorts keys); the arguments are
+ * externalAccountRequired and termsOfService. */
 #define DIRECTORY_FMT \
     "{\n" \
     "   \"keyChange\": \"https://ca.test/rollover-account-key\",\n" \
     "   \"meta\": {\n" \
     "      \"externalAccountRequired\": %s,\n" \
-    "      \"termsOfService\": \"" TOS_URL "\"\n" \
+    "      \"termsOfService\": \"%s\"\n" \
     "   },\n" \
     "   \"newAccount\": \"" ACCT_URL "\",\n" \
     "   \"newNonce\": \"" NONCE_URL "\",\n" \
@@ -130,7 +131,8 @@ static fake_reply_t *fake_push(fake_http_t *f, int status,
 static void push_directory(fake_http_t *f, int eab_required)
 {
     fake_push(f, 200, CT_JSON, apr_psprintf(test_pool, DIRECTORY_FMT,
-                                            eab_required ? "true" : "false"));
+                                            eab_required ? "true" : "false",
+                                            TOS_URL));
 }
 
 static void push_nonce(fake_http_t *f, const char *nonce)
@@ -491,6 +493,27 @@ START_TEST(eab_refused_as_malformed_is_config)
     ck_assert_int_eq(c->error->kind, ACME_FAIL_CONFIG);
     assert_has(c->error->hint, "ACMEEAB");
     assert_has(c->error->activity, "creating an account");
+}
+END_TEST
+
+START_TEST(rate_limit_with_eab_stays_transient)
+{
+    /* A refused registration with EAB is blamed on the EAB, but a rate
+     * limit is not the EAB's fault and must still be retried. */
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_new(f);
+
+    push_directory(f, 1);
+    push_nonce(f, "nonceFromHead");
+    push_problem(f, 429, "rateLimited", "too many new accounts")
+        ->retry_after = "3600";
+    ck_assert(acme_account_register(c, test_pool, one_contact(), 1, "kid-1",
+                                    hmac_key, sizeof(hmac_key) - 1)
+              != APR_SUCCESS);
+    ck_assert_str_eq(c->error->type, "rateLimited");
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
+    ck_assert_int_eq(c->error->retry_after, apr_time_from_sec(3600));
+    assert_has(c->error->hint, "rate limit");
 }
 END_TEST
 
@@ -913,19 +936,6 @@ START_TEST(nonce_reply_without_nonce_fails)
 }
 END_TEST
 
-START_TEST(key_authorization_is_token_dot_thumbprint)
-{
-    fake_http_t *f = fake_create();
-    acme_client_t *c = client_new(f);
-    const char *ka, *tp;
-
-    ck_assert(acme_key_authorization(&ka, c, test_pool, "tok1") == APR_SUCCESS);
-    ck_assert(acme_jwk_thumbprint(&tp, test_pool, c->account_key) == APR_SUCCESS);
-    ck_assert_uint_eq(strlen(tp), 43);
-    ck_assert_str_eq(ka, apr_pstrcat(test_pool, "tok1.", tp, NULL));
-}
-END_TEST
-
 Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -949,6 +959,7 @@ Suite *client_suite(void)
     tcase_add_test(tc, bad_nonce_is_retried_with_nonce_from_error);
     tcase_add_test(tc, bad_nonce_retries_are_bounded);
     tcase_add_test(tc, eab_refused_as_malformed_is_config);
+    tcase_add_test(tc, rate_limit_with_eab_stays_transient);
     tcase_add_test(tc, server_error_on_account_is_transient);
     suite_add_tcase(s, tc);
 
@@ -977,7 +988,6 @@ Suite *client_suite(void)
     tcase_add_test(tc, transport_failure_on_directory_is_transient);
     tcase_add_test(tc, transport_failure_on_post_is_transient);
     tcase_add_test(tc, nonce_reply_without_nonce_fails);
-    tcase_add_test(tc, key_authorization_is_token_dot_thumbprint);
     suite_add_tcase(s, tc);
 
     return s;

@@ -28,26 +28,11 @@
 #include "acme_util.h"
 #include "test_suites.h"
 
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    apr_initialize();
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    pool = NULL;
-    apr_terminate();
-}
-
 /* "a b c" -> array of const char*. */
 static apr_array_header_t *names_of(const char *list)
 {
-    apr_array_header_t *a = apr_array_make(pool, 4, sizeof(const char *));
-    char *copy = apr_pstrdup(pool, list), *last = NULL, *tok;
+    apr_array_header_t *a = apr_array_make(test_pool, 4, sizeof(const char *));
+    char *copy = apr_pstrdup(test_pool, list), *last = NULL, *tok;
 
     for (tok = apr_strtok(copy, " ", &last); tok;
          tok = apr_strtok(NULL, " ", &last)) {
@@ -61,7 +46,7 @@ static unsigned char *b64_dec(const char *s, apr_size_t *len)
     unsigned char *out = NULL;
 
     ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(acme_b64_decode(&out, len, pool, s), APR_SUCCESS);
+    ck_assert_int_eq(acme_b64_decode(&out, len, test_pool, s), APR_SUCCESS);
     return out;
 }
 
@@ -72,14 +57,14 @@ static json_t *b64_json(const char *s)
     json_t *j = json_loadb((const char *)d, len, 0, NULL);
 
     ck_assert_ptr_nonnull(j);
-    return acme_json_pool_own(pool, j);
+    return acme_json_pool_own(test_pool, j);
 }
 
 static EVP_PKEY *new_key(acme_key_type_e type)
 {
     EVP_PKEY *key = NULL;
 
-    ck_assert_int_eq(acme_key_generate(&key, pool, type), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_generate(&key, test_pool, type), APR_SUCCESS);
     ck_assert_ptr_nonnull(key);
     return key;
 }
@@ -127,7 +112,8 @@ START_TEST(test_key_generate_bad)
 {
     EVP_PKEY *key = (EVP_PKEY *)1;
 
-    ck_assert_int_ne(acme_key_generate(&key, pool, ACME_KEY_NONE), APR_SUCCESS);
+    ck_assert_int_ne(acme_key_generate(&key, test_pool, ACME_KEY_NONE),
+                     APR_SUCCESS);
     ck_assert_ptr_null(key);
 }
 END_TEST
@@ -138,12 +124,12 @@ START_TEST(test_key_pem_roundtrip)
     EVP_PKEY *key = new_key(type), *back = NULL;
     const char *pem = NULL, *pem2 = NULL;
 
-    ck_assert_int_eq(acme_key_to_pem(&pem, pool, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_to_pem(&pem, test_pool, key), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(pem, "-----BEGIN PRIVATE KEY-----"));
-    ck_assert_int_eq(acme_key_from_pem(&back, pool, pem, strlen(pem)),
+    ck_assert_int_eq(acme_key_from_pem(&back, test_pool, pem, strlen(pem)),
                      APR_SUCCESS);
     ck_assert_int_eq(EVP_PKEY_eq(key, back), 1);
-    ck_assert_int_eq(acme_key_to_pem(&pem2, pool, back), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_to_pem(&pem2, test_pool, back), APR_SUCCESS);
     ck_assert_str_eq(pem, pem2);
 }
 END_TEST
@@ -157,14 +143,16 @@ START_TEST(test_key_pem_bad)
     char *enc = NULL;
     long len;
 
-    ck_assert_int_ne(acme_key_from_pem(&back, pool, junk, strlen(junk)),
+    ck_assert_int_ne(acme_key_from_pem(&back, test_pool, junk, strlen(junk)),
                      APR_SUCCESS);
-    ck_assert_int_ne(acme_key_from_pem(&back, pool, "", 0), APR_SUCCESS);
+    ck_assert_int_ne(acme_key_from_pem(&back, test_pool, "", 0), APR_SUCCESS);
     /* An encrypted key must fail, not prompt for a pass phrase. */
-    ck_assert_int_eq(PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_128_cbc(),
-                                                   "secret", 6, NULL, NULL), 1);
+    ck_assert_int_eq(PEM_write_bio_PKCS8PrivateKey(bio, key,
+                                                   EVP_aes_128_cbc(),
+                                                   "secret", 6, NULL, NULL),
+                     1);
     len = BIO_get_mem_data(bio, &enc);
-    ck_assert_int_ne(acme_key_from_pem(&back, pool, enc, (apr_size_t)len),
+    ck_assert_int_ne(acme_key_from_pem(&back, test_pool, enc, (apr_size_t)len),
                      APR_SUCCESS);
     ck_assert_ptr_null(back);
     BIO_free(bio);
@@ -195,7 +183,7 @@ START_TEST(test_jwk_ec)
     EVP_PKEY *key = new_key(type);
     json_t *jwk = NULL;
 
-    ck_assert_int_eq(acme_jwk_create(&jwk, pool, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_jwk_create(&jwk, test_pool, key), APR_SUCCESS);
     ck_assert_int_eq(json_object_size(jwk), 4);
     ck_assert_str_eq(acme_json_str(jwk, "kty"), "EC");
     ck_assert_str_eq(acme_json_str(jwk, "crv"), _i ? "P-384" : "P-256");
@@ -211,7 +199,7 @@ START_TEST(test_jwk_rsa)
     apr_size_t len;
     unsigned char *n;
 
-    ck_assert_int_eq(acme_jwk_create(&jwk, pool, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_jwk_create(&jwk, test_pool, key), APR_SUCCESS);
     ck_assert_int_eq(json_object_size(jwk), 3);
     ck_assert_str_eq(acme_json_str(jwk, "kty"), "RSA");
     ck_assert_str_eq(acme_json_str(jwk, "e"), "AQAB");
@@ -234,7 +222,8 @@ static EVP_PKEY *rsa_public_from_jwk(const char *n_b64, const char *e_b64)
 {
     apr_size_t nlen, elen;
     unsigned char *nb = b64_dec(n_b64, &nlen), *eb = b64_dec(e_b64, &elen);
-    BIGNUM *n = BN_bin2bn(nb, (int)nlen, NULL), *e = BN_bin2bn(eb, (int)elen, NULL);
+    BIGNUM *n = BN_bin2bn(nb, (int)nlen, NULL);
+    BIGNUM *e = BN_bin2bn(eb, (int)elen, NULL);
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
@@ -246,7 +235,8 @@ static EVP_PKEY *rsa_public_from_jwk(const char *n_b64, const char *e_b64)
     params = OSSL_PARAM_BLD_to_param(bld);
     ck_assert_ptr_nonnull(params);
     ck_assert_int_eq(EVP_PKEY_fromdata_init(ctx), 1);
-    ck_assert_int_eq(EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params), 1);
+    ck_assert_int_eq(EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY,
+                                       params), 1);
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     EVP_PKEY_CTX_free(ctx);
@@ -261,9 +251,9 @@ START_TEST(test_thumbprint_rfc7638)
     const char *tp = NULL;
     json_t *jwk = NULL;
 
-    ck_assert_int_eq(acme_jwk_create(&jwk, pool, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_jwk_create(&jwk, test_pool, key), APR_SUCCESS);
     ck_assert_str_eq(acme_json_str(jwk, "n"), RFC7638_N);
-    ck_assert_int_eq(acme_jwk_thumbprint(&tp, pool, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_jwk_thumbprint(&tp, test_pool, key), APR_SUCCESS);
     ck_assert_str_eq(tp, RFC7638_TP);
     EVP_PKEY_free(key);
 }
@@ -277,14 +267,15 @@ START_TEST(test_thumbprint_ec)
     unsigned char md[32], *got;
     apr_size_t len;
 
-    ck_assert_int_eq(acme_jwk_create(&jwk, pool, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_jwk_create(&jwk, test_pool, key), APR_SUCCESS);
     /* RFC 7638 §3.3 spells the canonical form out; build it by hand. */
-    canon = apr_psprintf(pool, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\","
-                         "\"y\":\"%s\"}", acme_json_str(jwk, "x"),
-                         acme_json_str(jwk, "y"));
+    canon = apr_psprintf(test_pool,
+                         "{\"crv\":\"P-256\",\"kty\":\"EC\","
+                         "\"x\":\"%s\",\"y\":\"%s\"}",
+                         acme_json_str(jwk, "x"), acme_json_str(jwk, "y"));
     ck_assert_int_eq(EVP_Digest(canon, strlen(canon), md, NULL, EVP_sha256(),
                                 NULL), 1);
-    ck_assert_int_eq(acme_jwk_thumbprint(&tp, pool, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_jwk_thumbprint(&tp, test_pool, key), APR_SUCCESS);
     got = b64_dec(tp, &len);
     ck_assert_int_eq(len, 32);
     ck_assert_mem_eq(got, md, 32);
@@ -299,7 +290,7 @@ static int jws_verifies(json_t *jws, EVP_PKEY *key, const EVP_MD *md,
 {
     const char *prot = acme_json_str(jws, "protected");
     const char *pay = acme_json_str(jws, "payload");
-    const char *input = apr_pstrcat(pool, prot, ".", pay, NULL);
+    const char *input = apr_pstrcat(test_pool, prot, ".", pay, NULL);
     apr_size_t siglen;
     unsigned char *sig = b64_dec(acme_json_str(jws, "signature"), &siglen);
     unsigned char *der = NULL;
@@ -315,7 +306,7 @@ static int jws_verifies(json_t *jws, EVP_PKEY *key, const EVP_MD *md,
         derlen = i2d_ECDSA_SIG(es, &der);
         ck_assert_int_gt(derlen, 0);
         ECDSA_SIG_free(es);
-        sig = apr_pmemdup(pool, der, derlen);
+        sig = apr_pmemdup(test_pool, der, derlen);
         siglen = derlen;
         OPENSSL_free(der);
     }
@@ -329,12 +320,13 @@ static int jws_verifies(json_t *jws, EVP_PKEY *key, const EVP_MD *md,
 
 static json_t *jws_make(EVP_PKEY *key, const json_t *payload)
 {
-    json_t *hdr = acme_json_pool_own(pool, json_pack(
-        "{s:s, s:s, s:s}", "nonce", "n0nce", "url", "https://ca.example/acme/x",
+    json_t *hdr = acme_json_pool_own(test_pool, json_pack(
+        "{s:s, s:s, s:s}", "nonce", "n0nce",
+        "url", "https://ca.example/acme/x",
         "kid", "https://ca.example/acme/acct/1"));
     json_t *jws = NULL, *prot;
 
-    ck_assert_int_eq(acme_jws_create(&jws, pool, key, hdr, payload),
+    ck_assert_int_eq(acme_jws_create(&jws, test_pool, key, hdr, payload),
                      APR_SUCCESS);
     ck_assert_int_eq(json_object_size(jws), 3);
     prot = b64_json(acme_json_str(jws, "protected"));
@@ -352,9 +344,10 @@ START_TEST(test_jws_es256)
 
     /* Many signatures, so r or s with leading zero bytes come up too. */
     for (i = 0; i < 64; i++) {
-        payload = acme_json_pool_own(pool, json_pack("{s:i}", "n", i));
+        payload = acme_json_pool_own(test_pool, json_pack("{s:i}", "n", i));
         jws = jws_make(key, payload);
-        ck_assert(json_equal(b64_json(acme_json_str(jws, "payload")), payload));
+        ck_assert(json_equal(b64_json(acme_json_str(jws, "payload")),
+                             payload));
         ck_assert(jws_verifies(jws, key, EVP_sha256(), 32));
     }
 }
@@ -363,7 +356,8 @@ END_TEST
 START_TEST(test_jws_es384)
 {
     EVP_PKEY *key = new_key(ACME_KEY_EC384);
-    json_t *payload = acme_json_pool_own(pool, json_pack("{s:s}", "a", "b"));
+    json_t *payload = acme_json_pool_own(test_pool,
+                                         json_pack("{s:s}", "a", "b"));
     json_t *jws = jws_make(key, payload);
 
     ck_assert(jws_verifies(jws, key, EVP_sha384(), 48));
@@ -373,7 +367,7 @@ END_TEST
 START_TEST(test_jws_rs256)
 {
     EVP_PKEY *key = new_key(ACME_KEY_RSA2048);
-    json_t *payload = acme_json_pool_own(pool, json_pack(
+    json_t *payload = acme_json_pool_own(test_pool, json_pack(
         "{s:[s]}", "contact", "mailto:admin@example.org"));
     json_t *jws = jws_make(key, payload);
     apr_size_t len;
@@ -398,9 +392,10 @@ START_TEST(test_jws_tampered)
 {
     EVP_PKEY *key = new_key(_i ? ACME_KEY_RSA2048 : ACME_KEY_EC256);
     EVP_PKEY *other = new_key(_i ? ACME_KEY_RSA2048 : ACME_KEY_EC256);
-    json_t *payload = acme_json_pool_own(pool, json_pack("{s:s}", "a", "b"));
+    json_t *payload = acme_json_pool_own(test_pool,
+                                         json_pack("{s:s}", "a", "b"));
     json_t *jws = jws_make(key, payload);
-    const char *pay = acme_b64url_encode(pool, "{\"a\":\"c\"}", 9);
+    const char *pay = acme_b64url_encode(test_pool, "{\"a\":\"c\"}", 9);
 
     ck_assert(!jws_verifies(jws, other, EVP_sha256(), _i ? 0 : 32));
     json_object_set_new(jws, "payload", json_string(pay));
@@ -411,12 +406,15 @@ END_TEST
 START_TEST(test_jws_sign_bad)
 {
     EVP_PKEY *key = new_key(ACME_KEY_EC256);
-    json_t *jws = NULL, *arr = acme_json_pool_own(pool, json_array());
+    json_t *jws = NULL, *arr = acme_json_pool_own(test_pool, json_array());
     const char *sig = NULL;
 
-    ck_assert_int_ne(acme_jws_sign(&sig, pool, NULL, "a", "b"), APR_SUCCESS);
-    ck_assert_int_ne(acme_jws_sign(&sig, pool, key, NULL, "b"), APR_SUCCESS);
-    ck_assert_int_ne(acme_jws_create(&jws, pool, key, arr, NULL), APR_SUCCESS);
+    ck_assert_int_ne(acme_jws_sign(&sig, test_pool, NULL, "a", "b"),
+                     APR_SUCCESS);
+    ck_assert_int_ne(acme_jws_sign(&sig, test_pool, key, NULL, "b"),
+                     APR_SUCCESS);
+    ck_assert_int_ne(acme_jws_create(&jws, test_pool, key, arr, NULL),
+                     APR_SUCCESS);
     ck_assert_ptr_null(jws);
 }
 END_TEST
@@ -434,13 +432,13 @@ START_TEST(test_hmac_rfc4231)
     apr_size_t len;
     unsigned char *got;
 
-    ck_assert_int_eq(acme_hmac_sha256_b64(&mac, pool,
+    ck_assert_int_eq(acme_hmac_sha256_b64(&mac, test_pool,
                                           (const unsigned char *)"Jefe", 4,
                                           data, strlen(data)), APR_SUCCESS);
     got = b64_dec(mac, &len);
     ck_assert_int_eq(len, 32);
     ck_assert_mem_eq(got, want, 32);
-    ck_assert_int_ne(acme_hmac_sha256_b64(&mac, pool, NULL, 0, data, 1),
+    ck_assert_int_ne(acme_hmac_sha256_b64(&mac, test_pool, NULL, 0, data, 1),
                      APR_SUCCESS);
 }
 END_TEST
@@ -455,18 +453,18 @@ START_TEST(test_eab)
     unsigned int wantlen = 0;
     apr_size_t len;
 
-    ck_assert_int_eq(acme_eab_create(&eab, pool, key, "kid-1", hkey, 32, url),
-                     APR_SUCCESS);
+    ck_assert_int_eq(acme_eab_create(&eab, test_pool, key, "kid-1", hkey, 32,
+                                     url), APR_SUCCESS);
     ck_assert_int_eq(json_object_size(eab), 3);
     prot = b64_json(acme_json_str(eab, "protected"));
     ck_assert_int_eq(json_object_size(prot), 3);
     ck_assert_str_eq(acme_json_str(prot, "alg"), "HS256");
     ck_assert_str_eq(acme_json_str(prot, "kid"), "kid-1");
     ck_assert_str_eq(acme_json_str(prot, "url"), url);
-    ck_assert_int_eq(acme_jwk_create(&jwk, pool, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_jwk_create(&jwk, test_pool, key), APR_SUCCESS);
     ck_assert(json_equal(b64_json(acme_json_str(eab, "payload")), jwk));
 
-    input = apr_pstrcat(pool, acme_json_str(eab, "protected"), ".",
+    input = apr_pstrcat(test_pool, acme_json_str(eab, "protected"), ".",
                         acme_json_str(eab, "payload"), NULL);
     ck_assert_ptr_nonnull(HMAC(EVP_sha256(), hkey, 32,
                                (const unsigned char *)input, strlen(input),
@@ -493,7 +491,8 @@ static X509_REQ *csr_parse(const char *b64)
 static const char *csr_sans(X509_REQ *req, int *crit)
 {
     STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
-    GENERAL_NAMES *gens = X509V3_get_d2i(exts, NID_subject_alt_name, crit, NULL);
+    GENERAL_NAMES *gens = X509V3_get_d2i(exts, NID_subject_alt_name, crit,
+                                         NULL);
     const char *s = NULL;
     const GENERAL_NAME *gen;
     int i;
@@ -502,7 +501,7 @@ static const char *csr_sans(X509_REQ *req, int *crit)
     for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
         gen = sk_GENERAL_NAME_value(gens, i);
         ck_assert_int_eq(gen->type, GEN_DNS);
-        s = apr_pstrcat(pool, s ? s : "", s ? " " : "",
+        s = apr_pstrcat(test_pool, s ? s : "", s ? " " : "",
                         (const char *)ASN1_STRING_get0_data(gen->d.dNSName),
                         NULL);
     }
@@ -518,7 +517,7 @@ static const char *subject_cn(const X509_NAME *name)
     if (i < 0) {
         return NULL;
     }
-    return apr_pstrdup(pool, (const char *)ASN1_STRING_get0_data(
+    return apr_pstrdup(test_pool, (const char *)ASN1_STRING_get0_data(
         X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i))));
 }
 
@@ -530,7 +529,7 @@ START_TEST(test_csr)
     EVP_PKEY *pub;
     int crit = -1;
 
-    ck_assert_int_eq(acme_csr_create(&csr, pool, key, names_of(
+    ck_assert_int_eq(acme_csr_create(&csr, test_pool, key, names_of(
         "example.org www.example.org *.example.org")), APR_SUCCESS);
     ck_assert_ptr_null(strpbrk(csr, "+/="));
     req = csr_parse(csr);
@@ -539,7 +538,8 @@ START_TEST(test_csr)
     ck_assert_int_eq(X509_REQ_verify(req, pub), 1);
     ck_assert_int_eq(X509_REQ_get_signature_nid(req),
                      _i ? NID_sha256WithRSAEncryption : NID_ecdsa_with_SHA256);
-    ck_assert_str_eq(subject_cn(X509_REQ_get_subject_name(req)), "example.org");
+    ck_assert_str_eq(subject_cn(X509_REQ_get_subject_name(req)),
+                     "example.org");
     ck_assert_str_eq(csr_sans(req, &crit),
                      "example.org www.example.org *.example.org");
     ck_assert_int_eq(crit, 0);
@@ -550,19 +550,20 @@ END_TEST
 START_TEST(test_csr_long_name)
 {
     EVP_PKEY *key = new_key(ACME_KEY_EC256);
-    const char *label = "a123456789b123456789c123456789d123456789e123456789f12345678";
-    const char *longname = apr_pstrcat(pool, label, ".example.org", NULL);
+    const char *label = "a123456789b123456789c123456789"
+                        "d123456789e123456789f12345678";
+    const char *longname = apr_pstrcat(test_pool, label, ".example.org", NULL);
     const char *csr = NULL;
     X509_REQ *req;
     int crit = -1;
 
     ck_assert_int_gt(strlen(longname), 64);
-    ck_assert_int_eq(acme_csr_create(&csr, pool, key, names_of(
-        apr_pstrcat(pool, longname, " example.org", NULL))), APR_SUCCESS);
+    ck_assert_int_eq(acme_csr_create(&csr, test_pool, key, names_of(
+        apr_pstrcat(test_pool, longname, " example.org", NULL))), APR_SUCCESS);
     req = csr_parse(csr);
     ck_assert_ptr_null(subject_cn(X509_REQ_get_subject_name(req)));
     ck_assert_str_eq(csr_sans(req, &crit),
-                     apr_pstrcat(pool, longname, " example.org", NULL));
+                     apr_pstrcat(test_pool, longname, " example.org", NULL));
     ck_assert_int_eq(crit, 1);
     X509_REQ_free(req);
 }
@@ -573,9 +574,10 @@ START_TEST(test_csr_bad)
     EVP_PKEY *key = new_key(ACME_KEY_EC256);
     const char *csr = NULL;
 
-    ck_assert_int_ne(acme_csr_create(&csr, pool, key, names_of("")),
+    ck_assert_int_ne(acme_csr_create(&csr, test_pool, key, names_of("")),
                      APR_SUCCESS);
-    ck_assert_int_ne(acme_csr_create(&csr, pool, key, names_of("ok.org a,b.org")),
+    ck_assert_int_ne(acme_csr_create(&csr, test_pool, key,
+                                     names_of("ok.org a,b.org")),
                      APR_SUCCESS);
     ck_assert_ptr_null(csr);
 }
@@ -587,7 +589,7 @@ Suite *crypto_suite(void)
     TCase *tc;
 
     tc = tcase_create("keys");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
     tcase_set_timeout(tc, 120);    /* RSA 4096 generation takes a while */
     tcase_add_test(tc, test_key_type_names);
     tcase_add_loop_test(tc, test_key_generate, 0,
@@ -598,7 +600,7 @@ Suite *crypto_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("jwk");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
     tcase_add_loop_test(tc, test_jwk_ec, 0, 2);
     tcase_add_test(tc, test_jwk_rsa);
     tcase_add_test(tc, test_thumbprint_rfc7638);
@@ -606,7 +608,7 @@ Suite *crypto_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("jws");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_jws_es256);
     tcase_add_test(tc, test_jws_es384);
@@ -619,7 +621,7 @@ Suite *crypto_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("csr");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, test_csr, 0, 2);
     tcase_add_test(tc, test_csr_long_name);
@@ -634,8 +636,9 @@ static const char *self_signed(EVP_PKEY *key, const char *names, int days)
 {
     const char *pem = NULL;
 
-    ck_assert_int_eq(acme_cert_self_signed(&pem, pool, key, names_of(names),
-                                           days), APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_self_signed(&pem, test_pool, key,
+                                           names_of(names), days),
+                     APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(pem, "-----BEGIN CERTIFICATE-----"));
     return pem;
 }
@@ -644,9 +647,16 @@ static apr_array_header_t *chain_of(const char *pem)
 {
     apr_array_header_t *chain = NULL;
 
-    ck_assert_int_eq(acme_cert_chain_parse(&chain, pool, pem, strlen(pem)),
-                     APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_chain_parse(&chain, test_pool, pem,
+                                           strlen(pem)), APR_SUCCESS);
     return chain;
+}
+
+static int within_minute(apr_time_t a, apr_time_t b)
+{
+    apr_interval_time_t d = a > b ? a - b : b - a;
+
+    return d < apr_time_from_sec(60);
 }
 
 START_TEST(test_self_signed_info)
@@ -658,15 +668,13 @@ START_TEST(test_self_signed_info)
     acme_cert_info_t *info = NULL;
     X509 *x = APR_ARRAY_IDX(chain, 0, X509 *);
 
-    ck_assert_int_eq(acme_cert_info(&info, pool, chain), APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_info(&info, test_pool, chain), APR_SUCCESS);
     ck_assert_int_eq(info->chain_len, 1);
-    ck_assert_str_eq(acme_str_join(pool, info->names, " "),
+    ck_assert_str_eq(acme_str_join(test_pool, info->names, " "),
                      "example.org www.example.org");
-    ck_assert_int_lt(llabs((long long)(info->not_before
-                     - (now - apr_time_from_sec(3600)))), apr_time_from_sec(60));
-    ck_assert_int_lt(llabs((long long)(info->not_after
-                     - (now + apr_time_from_sec(7 * 86400)))),
-                     apr_time_from_sec(60));
+    ck_assert(within_minute(info->not_before, now - apr_time_from_sec(3600)));
+    ck_assert(within_minute(info->not_after,
+                            now + apr_time_from_sec(7 * 86400)));
     ck_assert_int_eq(strlen(info->serial_hex), 32);
     ck_assert_int_eq(strspn(info->serial_hex, "0123456789ABCDEF"), 32);
     ck_assert_ptr_nonnull(strstr(info->issuer, "example.org"));
@@ -681,9 +689,9 @@ START_TEST(test_self_signed_serials_differ)
     EVP_PKEY *key = new_key(ACME_KEY_EC256);
     acme_cert_info_t *a = NULL, *b = NULL;
 
-    ck_assert_int_eq(acme_cert_info(&a, pool, chain_of(
+    ck_assert_int_eq(acme_cert_info(&a, test_pool, chain_of(
         self_signed(key, "example.org", 1))), APR_SUCCESS);
-    ck_assert_int_eq(acme_cert_info(&b, pool, chain_of(
+    ck_assert_int_eq(acme_cert_info(&b, test_pool, chain_of(
         self_signed(key, "example.org", 1))), APR_SUCCESS);
     ck_assert_str_ne(a->serial_hex, b->serial_hex);
 }
@@ -694,12 +702,12 @@ START_TEST(test_self_signed_bad)
     EVP_PKEY *key = new_key(ACME_KEY_EC256);
     const char *pem = NULL;
 
-    ck_assert_int_ne(acme_cert_self_signed(&pem, pool, key, names_of(""), 7),
-                     APR_SUCCESS);
-    ck_assert_int_ne(acme_cert_self_signed(&pem, pool, key,
+    ck_assert_int_ne(acme_cert_self_signed(&pem, test_pool, key,
+                                           names_of(""), 7), APR_SUCCESS);
+    ck_assert_int_ne(acme_cert_self_signed(&pem, test_pool, key,
                                            names_of("example.org"), 0),
                      APR_SUCCESS);
-    ck_assert_int_ne(acme_cert_self_signed(&pem, pool, key,
+    ck_assert_int_ne(acme_cert_self_signed(&pem, test_pool, key,
                                            names_of("bad_name.org"), 7),
                      APR_SUCCESS);
     ck_assert_ptr_null(pem);
@@ -712,7 +720,7 @@ static apr_array_header_t *ss_chain(EVP_PKEY *key, const char *names)
 {
     const char *pem = self_signed(key, names, 30);
 
-    return chain_of(apr_pstrcat(pool, pem, pem, NULL));
+    return chain_of(apr_pstrcat(test_pool, pem, pem, NULL));
 }
 
 START_TEST(test_check_ok)
@@ -721,7 +729,7 @@ START_TEST(test_check_ok)
     apr_array_header_t *chain = ss_chain(key, "example.org www.example.org");
     const char *why = "unset";
 
-    ck_assert_int_eq(acme_cert_check(&why, pool, chain, key,
+    ck_assert_int_eq(acme_cert_check(&why, test_pool, chain, key,
                                      names_of("www.example.org example.org"),
                                      apr_time_now()), APR_SUCCESS);
     ck_assert_ptr_null(why);
@@ -734,7 +742,7 @@ START_TEST(test_check_other_key)
     apr_array_header_t *chain = ss_chain(key, "example.org");
     const char *why = NULL;
 
-    ck_assert_int_ne(acme_cert_check(&why, pool, chain, other,
+    ck_assert_int_ne(acme_cert_check(&why, test_pool, chain, other,
                                      names_of("example.org"), apr_time_now()),
                      APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(why, "private key"));
@@ -747,7 +755,7 @@ START_TEST(test_check_uncovered)
     apr_array_header_t *chain = ss_chain(key, "example.org www.example.org");
     const char *why = NULL;
 
-    ck_assert_int_ne(acme_cert_check(&why, pool, chain, key,
+    ck_assert_int_ne(acme_cert_check(&why, test_pool, chain, key,
                                      names_of("example.org mail.example.org"),
                                      apr_time_now()), APR_SUCCESS);
     ck_assert_str_eq(why, "certificate does not cover mail.example.org");
@@ -760,7 +768,7 @@ START_TEST(test_check_chain_len1)
     apr_array_header_t *chain = chain_of(self_signed(key, "example.org", 30));
     const char *why = NULL;
 
-    ck_assert_int_ne(acme_cert_check(&why, pool, chain, key,
+    ck_assert_int_ne(acme_cert_check(&why, test_pool, chain, key,
                                      names_of("example.org"), apr_time_now()),
                      APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(why, "issuer"));
@@ -771,11 +779,12 @@ END_TEST
 START_TEST(test_check_wrong_issuer)
 {
     EVP_PKEY *key = new_key(ACME_KEY_EC256), *other = new_key(ACME_KEY_EC256);
-    const char *pem = apr_pstrcat(pool, self_signed(key, "example.org", 30),
+    const char *pem = apr_pstrcat(test_pool,
+                                  self_signed(key, "example.org", 30),
                                   self_signed(other, "ca.example", 30), NULL);
     const char *why = NULL;
 
-    ck_assert_int_ne(acme_cert_check(&why, pool, chain_of(pem), key,
+    ck_assert_int_ne(acme_cert_check(&why, test_pool, chain_of(pem), key,
                                      names_of("example.org"), apr_time_now()),
                      APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(why, "did not issue"));
@@ -789,13 +798,13 @@ START_TEST(test_check_validity)
     acme_cert_info_t *info = NULL;
     const char *why = NULL;
 
-    ck_assert_int_eq(acme_cert_info(&info, pool, chain), APR_SUCCESS);
-    ck_assert_int_ne(acme_cert_check(&why, pool, chain, key,
+    ck_assert_int_eq(acme_cert_info(&info, test_pool, chain), APR_SUCCESS);
+    ck_assert_int_ne(acme_cert_check(&why, test_pool, chain, key,
                                      names_of("example.org"),
                                      info->not_after + apr_time_from_sec(1)),
                      APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(why, "expired"));
-    ck_assert_int_ne(acme_cert_check(&why, pool, chain, key,
+    ck_assert_int_ne(acme_cert_check(&why, test_pool, chain, key,
                                      names_of("example.org"),
                                      info->not_before - apr_time_from_sec(1)),
                      APR_SUCCESS);
@@ -829,10 +838,10 @@ START_TEST(test_check_wildcard)
     apr_array_header_t *chain = ss_chain(key, "*.example.org");
     const char *why = NULL;
 
-    ck_assert_int_eq(acme_cert_check(&why, pool, chain, key,
+    ck_assert_int_eq(acme_cert_check(&why, test_pool, chain, key,
                                      names_of("*.example.org foo.example.org"),
                                      apr_time_now()), APR_SUCCESS);
-    ck_assert_int_ne(acme_cert_check(&why, pool, chain, key,
+    ck_assert_int_ne(acme_cert_check(&why, test_pool, chain, key,
                                      names_of("foo.bar.example.org"),
                                      apr_time_now()), APR_SUCCESS);
     ck_assert_str_eq(why, "certificate does not cover foo.bar.example.org");
@@ -844,15 +853,15 @@ START_TEST(test_chain_parse)
     EVP_PKEY *key = new_key(ACME_KEY_EC256);
     const char *a = self_signed(key, "a.example", 1);
     const char *b = self_signed(key, "b.example", 1);
-    const char *pem = apr_pstrcat(pool, "leaf:\n", a, "\nissuer:\n", b,
+    const char *pem = apr_pstrcat(test_pool, "leaf:\n", a, "\nissuer:\n", b,
                                   "\n", NULL);
     apr_array_header_t *chain = chain_of(pem);
     acme_cert_info_t *info = NULL;
 
     ck_assert_int_eq(chain->nelts, 2);
-    ck_assert_int_eq(acme_cert_info(&info, pool, chain), APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_info(&info, test_pool, chain), APR_SUCCESS);
     ck_assert_int_eq(info->chain_len, 2);
-    ck_assert_str_eq(acme_str_join(pool, info->names, " "), "a.example");
+    ck_assert_str_eq(acme_str_join(test_pool, info->names, " "), "a.example");
 }
 END_TEST
 
@@ -863,18 +872,20 @@ START_TEST(test_chain_parse_bad)
     apr_array_header_t *chain = NULL;
     int i;
 
-    ck_assert_int_eq(acme_cert_chain_parse(&chain, pool, "", 0), APR_EINVAL);
-    ck_assert_int_eq(acme_cert_chain_parse(&chain, pool, "junk", 4),
+    ck_assert_int_eq(acme_cert_chain_parse(&chain, test_pool, "", 0),
+                     APR_EINVAL);
+    ck_assert_int_eq(acme_cert_chain_parse(&chain, test_pool, "junk", 4),
                      APR_EINVAL);
     for (i = 0; i < 11; i++) {
-        many = apr_pstrcat(pool, many, a, NULL);
+        many = apr_pstrcat(test_pool, many, a, NULL);
     }
-    ck_assert_int_eq(acme_cert_chain_parse(&chain, pool, many, strlen(many)),
-                     APR_EINVAL);
+    ck_assert_int_eq(acme_cert_chain_parse(&chain, test_pool, many,
+                                           strlen(many)), APR_EINVAL);
     /* A good certificate followed by a damaged one is no chain either. */
-    broken = apr_pstrcat(pool, a, "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n"
+    broken = apr_pstrcat(test_pool, a,
+                         "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n"
                          "-----END CERTIFICATE-----\n", NULL);
-    ck_assert_int_eq(acme_cert_chain_parse(&chain, pool, broken,
+    ck_assert_int_eq(acme_cert_chain_parse(&chain, test_pool, broken,
                                            strlen(broken)), APR_EINVAL);
     ck_assert_ptr_null(chain);
     ck_assert_int_eq(ERR_peek_error(), 0);
@@ -887,7 +898,7 @@ Suite *cert_suite(void)
     TCase *tc;
 
     tc = tcase_create("self_signed");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_self_signed_info);
     tcase_add_test(tc, test_self_signed_serials_differ);
@@ -897,7 +908,7 @@ Suite *cert_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("check");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, test_check_ok, 0, 2);
     tcase_add_test(tc, test_check_other_key);

@@ -472,6 +472,9 @@ START_TEST(problem_unknown_type_by_http_status)
     ck_assert_int_eq(e->kind, ACME_FAIL_TRANSIENT);
     e = problem("somethingNew", "whatever", 400);
     ck_assert_int_eq(e->kind, ACME_FAIL_CONFIG);
+    /* No HTTP status: a challenge's error object; the CA's business. */
+    e = problem("somethingNew", "whatever", 0);
+    ck_assert_int_eq(e->kind, ACME_FAIL_TRANSIENT);
 }
 END_TEST
 
