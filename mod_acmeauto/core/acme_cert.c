@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "acme_cert.h"
+#include "acme_ossl.h"
 #include "acme_util.h"
 
 /* A chain longer than this is not something a CA sends us. */
@@ -21,14 +22,6 @@
 #define ACME_CN_MAX 64
 /* The stand-in certificate is replaced within days; cap its lifetime. */
 #define ACME_SELF_SIGNED_DAYS_MAX 3650
-
-static apr_status_t ossl_fail(void)
-{
-    /* Leave no stale entries in the thread's error queue: inside httpd,
-     * mod_ssl would later mistake them for its own. */
-    ERR_clear_error();
-    return APR_EGENERAL;
-}
 
 static apr_status_t x509_cleanup(void *data)
 {
@@ -53,7 +46,7 @@ apr_status_t acme_cert_chain_parse(apr_array_header_t **chain, apr_pool_t *p,
     }
     bio = BIO_new_mem_buf(pem, (int)len);
     if (!bio) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     certs = apr_array_make(p, 3, sizeof(X509 *));
@@ -143,7 +136,7 @@ static apr_status_t serial_hex(const char **out, apr_pool_t *p, X509 *x)
 
     bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
     if (!bn || (hex = BN_bn2hex(bn)) == NULL) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     *out = apr_pstrdup(p, hex);     /* BN_bn2hex writes upper case */
@@ -151,15 +144,6 @@ out:
     OPENSSL_free(hex);
     BN_free(bn);
     return rv;
-}
-
-/* Contents of a memory BIO as a string in p. */
-static const char *bio_str(apr_pool_t *p, BIO *bio)
-{
-    char *data = NULL;
-    long len = BIO_get_mem_data(bio, &data);
-
-    return apr_pstrmemdup(p, data ? data : "", len > 0 ? (apr_size_t)len : 0);
 }
 
 static apr_status_t issuer_line(const char **out, apr_pool_t *p, X509 *x)
@@ -171,10 +155,10 @@ static apr_status_t issuer_line(const char **out, apr_pool_t *p, X509 *x)
     if (!bio
         || X509_NAME_print_ex(bio, X509_get_issuer_name(x), 0,
                               XN_FLAG_ONELINE) < 0) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
-    *out = bio_str(p, bio);
+    *out = acme_bio_str(p, bio);
 out:
     BIO_free(bio);
     return rv;
@@ -311,53 +295,6 @@ out:
     return rv;
 }
 
-/* dNSName entries for names, each checked and lower-cased. */
-static apr_status_t san_create(GENERAL_NAMES **pgens, apr_pool_t *p,
-                               const apr_array_header_t *names)
-{
-    GENERAL_NAMES *gens;
-    GENERAL_NAME *gen = NULL;
-    ASN1_IA5STRING *ia5 = NULL;
-    const char *name;
-    int i;
-    apr_status_t rv = APR_SUCCESS;
-
-    gens = sk_GENERAL_NAME_new_null();
-    if (!gens) {
-        rv = ossl_fail();
-        goto out;
-    }
-    for (i = 0; i < names->nelts; i++) {
-        name = APR_ARRAY_IDX(names, i, const char *);
-        if (!name || !acme_dns_name_normalize(&name, p, name)) {
-            rv = APR_EINVAL;
-            goto out;
-        }
-        gen = GENERAL_NAME_new();
-        ia5 = ASN1_IA5STRING_new();
-        if (!gen || !ia5 || !ASN1_STRING_set(ia5, name, -1)) {
-            rv = ossl_fail();
-            goto out;
-        }
-        GENERAL_NAME_set0_value(gen, GEN_DNS, ia5);
-        ia5 = NULL;
-        if (!sk_GENERAL_NAME_push(gens, gen)) {
-            rv = ossl_fail();
-            goto out;
-        }
-        gen = NULL;
-    }
-out:
-    ASN1_IA5STRING_free(ia5);
-    GENERAL_NAME_free(gen);
-    if (rv != APR_SUCCESS) {
-        GENERAL_NAMES_free(gens);
-        gens = NULL;
-    }
-    *pgens = gens;
-    return rv;
-}
-
 /* Random positive 16-byte serial (RFC 5280 allows up to 20 octets). */
 static apr_status_t cert_set_serial(X509 *x)
 {
@@ -366,14 +303,14 @@ static apr_status_t cert_set_serial(X509 *x)
     apr_status_t rv = APR_SUCCESS;
 
     if (RAND_bytes(buf, sizeof(buf)) != 1) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     /* Top bit clear keeps it positive, the next one set keeps 16 bytes. */
     buf[0] = (buf[0] & 0x7f) | 0x40;
     bn = BN_bin2bn(buf, sizeof(buf), NULL);
     if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
 out:
@@ -392,7 +329,7 @@ static apr_status_t cert_set_names(X509 *x, apr_pool_t *p,
     int empty;
     apr_status_t rv;
 
-    rv = san_create(&gens, p, names);
+    rv = acme_san_create(&gens, p, names);
     if (rv != APR_SUCCESS) goto out;
     if (!acme_dns_name_normalize(&cn, p,
                                  APR_ARRAY_IDX(names, 0, const char *))) {
@@ -410,7 +347,7 @@ static apr_status_t cert_set_names(X509 *x, apr_pool_t *p,
         || !X509_set_issuer_name(x, subj)
         || X509_add1_ext_i2d(x, NID_subject_alt_name, gens, empty,
                              X509V3_ADD_DEFAULT) != 1) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
 out:
@@ -435,7 +372,7 @@ apr_status_t acme_cert_self_signed(const char **pem, apr_pool_t *p,
     }
     x = X509_new();
     if (!x || !X509_set_version(x, X509_VERSION_3)) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     rv = cert_set_serial(x);
@@ -450,10 +387,10 @@ apr_status_t acme_cert_self_signed(const char **pem, apr_pool_t *p,
         || !X509_set_pubkey(x, key)
         || X509_sign(x, key, EVP_sha256()) <= 0
         || !PEM_write_bio_X509(bio, x)) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
-    *pem = bio_str(p, bio);
+    *pem = acme_bio_str(p, bio);
 out:
     BIO_free(bio);
     X509_free(x);

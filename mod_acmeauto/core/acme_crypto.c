@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "acme_crypto.h"
+#include "acme_ossl.h"
 #include "acme_json.h"
 #include "acme_util.h"
 
@@ -36,7 +37,7 @@ static const struct {
 
 #define KEY_TYPES_N (sizeof(key_types) / sizeof(key_types[0]))
 
-static apr_status_t ossl_fail(void)
+apr_status_t acme_ossl_fail(void)
 {
     /* Leave no stale entries in the thread's error queue: inside httpd,
      * mod_ssl would later mistake them for its own. */
@@ -93,7 +94,7 @@ apr_status_t acme_key_generate(EVP_PKEY **pkey, apr_pool_t *p,
         key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", key_types[i].bits);
     }
     if (!key) {
-        return ossl_fail();
+        return acme_ossl_fail();
     }
     apr_pool_cleanup_register(p, key, pkey_cleanup, apr_pool_cleanup_null);
     *pkey = key;
@@ -101,7 +102,7 @@ apr_status_t acme_key_generate(EVP_PKEY **pkey, apr_pool_t *p,
 }
 
 /* Contents of a memory BIO as a string in p. */
-static const char *bio_str(apr_pool_t *p, BIO *bio)
+const char *acme_bio_str(apr_pool_t *p, BIO *bio)
 {
     char *data = NULL;
     long len = BIO_get_mem_data(bio, &data);
@@ -125,10 +126,10 @@ apr_status_t acme_key_to_pem(const char **pem, apr_pool_t *p, EVP_PKEY *key)
     if (!bio
         || !PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0,
                                           NULL, NULL)) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
-    *pem = bio_str(p, bio);
+    *pem = acme_bio_str(p, bio);
 out:
     BIO_free(bio);
     return rv;
@@ -156,7 +157,7 @@ apr_status_t acme_key_from_pem(EVP_PKEY **pkey, apr_pool_t *p,
     }
     bio = BIO_new_mem_buf(pem, (int)len);
     if (!bio) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
@@ -227,7 +228,7 @@ static apr_status_t bn_param_b64(const char **out, apr_pool_t *p,
     apr_status_t rv = APR_SUCCESS;
 
     if (!EVP_PKEY_get_bn_param(key, param, &bn)) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     len = pad ? (int)pad : BN_num_bytes(bn);
@@ -237,7 +238,7 @@ static apr_status_t bn_param_b64(const char **out, apr_pool_t *p,
     }
     buf = apr_palloc(p, len);
     if (BN_bn2binpad(bn, buf, len) != len) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     *out = acme_b64url_encode(p, buf, len);
@@ -317,7 +318,7 @@ apr_status_t acme_jwk_thumbprint(const char **tp, apr_pool_t *p, EVP_PKEY *key)
         goto out;
     }
     if (!EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL)) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     *tp = acme_b64url_encode(p, md, mdlen);
@@ -336,7 +337,7 @@ static apr_status_t sign_data(unsigned char **sig, size_t *siglen,
     apr_status_t rv = APR_SUCCESS;
 
     if (max <= 0) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     *siglen = (size_t)max;
@@ -346,7 +347,7 @@ static apr_status_t sign_data(unsigned char **sig, size_t *siglen,
         || EVP_DigestSignInit(ctx, NULL, md, NULL, key) != 1
         || EVP_DigestSign(ctx, *sig, siglen,
                           (const unsigned char *)data, len) != 1) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
 out:
@@ -367,14 +368,14 @@ static apr_status_t ecdsa_der_to_raw(unsigned char **raw, apr_pool_t *p,
 
     es = d2i_ECDSA_SIG(NULL, &q, (long)derlen);
     if (!es) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     ECDSA_SIG_get0(es, &r, &s);
     *raw = apr_palloc(p, 2 * size);
     if (BN_bn2binpad(r, *raw, (int)size) < 0
         || BN_bn2binpad(s, *raw + size, (int)size) < 0) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
 out:
@@ -534,14 +535,14 @@ apr_status_t acme_hmac_sha256_b64(const char **out, apr_pool_t *p,
     if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen,
                    (const unsigned char *)(data ? data : ""), len,
                    mac, sizeof(mac), &maclen)) {
-        return ossl_fail();
+        return acme_ossl_fail();
     }
     *out = acme_b64url_encode(p, mac, maclen);
     return APR_SUCCESS;
 }
 
 /* dNSName entries for names, each checked and lower-cased. */
-static apr_status_t san_create(GENERAL_NAMES **pgens, apr_pool_t *p,
+apr_status_t acme_san_create(GENERAL_NAMES **pgens, apr_pool_t *p,
                                const apr_array_header_t *names)
 {
     GENERAL_NAMES *gens;
@@ -553,7 +554,7 @@ static apr_status_t san_create(GENERAL_NAMES **pgens, apr_pool_t *p,
 
     gens = sk_GENERAL_NAME_new_null();
     if (!gens) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     for (i = 0; i < names->nelts; i++) {
@@ -565,13 +566,13 @@ static apr_status_t san_create(GENERAL_NAMES **pgens, apr_pool_t *p,
         gen = GENERAL_NAME_new();
         ia5 = ASN1_IA5STRING_new();
         if (!gen || !ia5 || !ASN1_STRING_set(ia5, name, -1)) {
-            rv = ossl_fail();
+            rv = acme_ossl_fail();
             goto out;
         }
         GENERAL_NAME_set0_value(gen, GEN_DNS, ia5);
         ia5 = NULL;
         if (!sk_GENERAL_NAME_push(gens, gen)) {
-            rv = ossl_fail();
+            rv = acme_ossl_fail();
             goto out;
         }
         gen = NULL;
@@ -608,7 +609,7 @@ static apr_status_t req_set_subject(X509_REQ *req, apr_pool_t *p,
                                            (const unsigned char *)cn,
                                            -1, -1, 0))
         || !X509_REQ_set_subject_name(req, subj)) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
 out:
@@ -629,12 +630,12 @@ static apr_status_t req_build(X509_REQ *req, apr_pool_t *p, EVP_PKEY *key,
     rv = req_set_subject(req, p, APR_ARRAY_IDX(names, 0, const char *),
                          &empty);
     if (rv != APR_SUCCESS) goto out;
-    rv = san_create(&gens, p, names);
+    rv = acme_san_create(&gens, p, names);
     if (rv != APR_SUCCESS) goto out;
     exts = sk_X509_EXTENSION_new_null();
     ext = X509V3_EXT_i2d(NID_subject_alt_name, empty, gens);
     if (!exts || !ext || !sk_X509_EXTENSION_push(exts, ext)) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     ext = NULL;
@@ -642,7 +643,7 @@ static apr_status_t req_build(X509_REQ *req, apr_pool_t *p, EVP_PKEY *key,
         || !X509_REQ_add_extensions(req, exts)
         || !X509_REQ_set_pubkey(req, key)
         || X509_REQ_sign(req, key, EVP_sha256()) <= 0) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
 out:
@@ -667,19 +668,19 @@ apr_status_t acme_csr_create(const char **csr_b64, apr_pool_t *p, EVP_PKEY *key,
     }
     req = X509_REQ_new();
     if (!req) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     rv = req_build(req, p, key, names);
     if (rv != APR_SUCCESS) goto out;
     len = i2d_X509_REQ(req, NULL);
     if (len <= 0) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     der = q = apr_palloc(p, len);
     if (i2d_X509_REQ(req, &q) != len) {
-        rv = ossl_fail();
+        rv = acme_ossl_fail();
         goto out;
     }
     *csr_b64 = acme_b64url_encode(p, der, len);
