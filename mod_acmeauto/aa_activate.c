@@ -86,7 +86,8 @@ static apr_status_t load_pair(apr_array_header_t **chain, EVP_PKEY **key,
 static apr_status_t check_member(const char **why, acme_cert_info_t **info,
                                  aa_global_t *g, apr_pool_t *p,
                                  acme_store_area_e area, const aa_domain_t *d,
-                                 acme_key_type_e t)
+                                 acme_key_type_e t,
+                                 const apr_array_header_t *names)
 {
     apr_array_header_t *chain;
     EVP_PKEY *key;
@@ -102,7 +103,7 @@ static apr_status_t check_member(const char **why, acme_cert_info_t **info,
                             "unreadable", acme_key_type_name(t));
         return rv;
     }
-    if ((rv = acme_cert_check(why, p, chain, key, d->names,
+    if ((rv = acme_cert_check(why, p, chain, key, names,
                               apr_time_now())) != APR_SUCCESS) {
         return rv;
     }
@@ -153,8 +154,8 @@ static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
     }
     for (i = 0; i < types->nelts; i++) {
         acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
-        if (check_member(&why, NULL, g, p, ACME_AREA_STAGING, d, t)
-            != APR_SUCCESS) {
+        if (check_member(&why, NULL, g, p, ACME_AREA_STAGING, d, t,
+                         d->names) != APR_SUCCESS) {
             reject_staged(g, p, s, d, why);
             return;
         }
@@ -190,31 +191,45 @@ failed:
                  live_dir);
 }
 
-/* Is every key type live and good? Sets renew_at from the earliest. */
+/* Which key types have a live certificate we may serve (key matches,
+ * dates valid, issuer present), and when to renew: when a third of the
+ * lifetime remains, or at once when a key type is missing or a name is no
+ * longer covered. The old certificate keeps serving meanwhile. */
 static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
                         aa_domain_t *d)
 {
     const apr_array_header_t *types = d->spec.key_types;
+    apr_array_header_t *no_names = apr_array_make(p, 1, sizeof(char *));
     acme_cert_info_t *info;
     const char *why;
-    int i;
+    int i, j, complete = 1;
 
-    d->is_live = 1;
+    d->live_types = apr_array_make(g->pool, types->nelts,
+                                   sizeof(acme_key_type_e));
     d->renew_at = 0;
     for (i = 0; i < types->nelts; i++) {
         acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
         apr_time_t at;
-        if (check_member(&why, &info, g, p, ACME_AREA_LIVE, d, t)
+        if (check_member(&why, &info, g, p, ACME_AREA_LIVE, d, t, no_names)
             != APR_SUCCESS) {
-            d->is_live = 0;
-            d->renew_at = 0;
-            return;
+            complete = 0;
+            continue;
         }
-        /* Renew when a third of the lifetime remains. */
+        APR_ARRAY_PUSH(d->live_types, acme_key_type_e) = t;
+        for (j = 0; j < d->names->nelts; j++) {
+            if (!acme_cert_covers(info, APR_ARRAY_IDX(d->names, j,
+                                                      const char *))) {
+                complete = 0;
+            }
+        }
         at = info->not_after - (info->not_after - info->not_before) / 3;
         if (!d->renew_at || at < d->renew_at) {
             d->renew_at = at;
         }
+    }
+    d->is_live = d->live_types->nelts > 0;
+    if (!complete) {
+        d->renew_at = 0;
     }
 }
 
@@ -266,7 +281,9 @@ void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s,
         }
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AA_LOGNO(00107)
                      "%s: %s", d->name, d->is_live
-                     ? "certificate is live"
+                     ? (d->renew_at ? "certificate is live"
+                        : "certificate is live; a new one is needed for "
+                          "the configured names or key types")
                      : "no valid certificate yet; serving a self-signed "
                        "fallback and answering 503 until one is obtained");
     }
@@ -292,7 +309,7 @@ static int add_files(server_rec *s, apr_pool_t *p,
             ACME_AREA_FALLBACK, d->name, ACME_KEY_EC256, "key");
         return OK;
     }
-    types = d->spec.key_types;
+    types = d->live_types;
     for (i = 0; i < types->nelts; i++) {
         acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
         APR_ARRAY_PUSH(cert_files, const char *) = cert_file(p, g,

@@ -175,7 +175,7 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
 
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AA_LOGNO(00304)
                  "%s: %s a certificate from %s", d->name,
-                 d->renew_at ? "renewing" : "obtaining", d->spec.server_url);
+                 d->is_live ? "renewing" : "obtaining", d->spec.server_url);
     if (acme_job_issue(&err, p, &d->spec, ctx->g->store, &env) == APR_SUCCESS) {
         st->failures = 0;
         st->next_attempt = 0;

@@ -31,8 +31,10 @@ typedef struct aa_domain_t {
     int auto_restart;
     apr_interval_time_t retry_delay;
     /* What the parent found at start-up, inherited by the children. */
-    int is_live;                     /* every key type has a good live cert */
-    apr_time_t renew_at;             /* 0: no live certificate */
+    int is_live;                     /* some live certificate can be served */
+    apr_array_header_t *live_types;  /* key types with a servable live cert */
+    apr_time_t renew_at;             /* when the job acts; 0: at once (none
+                                      * live, or the config asks for more) */
 } aa_domain_t;
 
 /* Per-server settings; AA_UNSET/NULL fields inherit from the main server. */

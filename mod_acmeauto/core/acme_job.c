@@ -30,7 +30,8 @@ static void job_log(job_t *job, int level, const char *fmt, ...)
         return;
     }
     va_start(ap, fmt);
-    msg = apr_pvsprintf(job->p, fmt, ap);
+    msg = apr_pstrcat(job->p, job->d->name, ": ",
+                      apr_pvsprintf(job->p, fmt, ap), NULL);
     va_end(ap);
     job->env->log(job->env->baton, level, msg);
 }
@@ -331,7 +332,7 @@ apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
             "check ACMEStoreDir and its permissions");
         goto out;
     }
-    job_log(&job, 2, "certificate for %s staged", d->name);
+    job_log(&job, 2, "certificate staged");
 out:
     if (rv != APR_SUCCESS) {
         *err = job.client->error ? job.client->error
