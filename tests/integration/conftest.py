@@ -111,10 +111,15 @@ def pebble_factory(workdir, pki, challtestsrv):
     """Start an extra Pebble with environment overrides, e.g.
     pebble_factory(env={"PEBBLE_WFE_NONCEREJECT": "90"}).  Extra instances
     listen on 14100+10*i / 15100+10*i; pass it to apache(..., pebble=p).
-    They are stopped at session end."""
+    The same arguments return the same instance; all are stopped at session
+    end."""
     made = []
+    by_env = {}
 
     def factory(env=None, eab_keys=None):
+        key = (tuple(sorted((env or {}).items())), tuple(sorted((eab_keys or {}).items())))
+        if key in by_env:
+            return by_env[key]
         i = len(made) + 1
         p = Pebble(os.path.join(workdir, "pebble-%d" % i), pki, dns_port=challtestsrv.dns_port,
                    port=harness.PEBBLE_PORT + 100 + 10 * i,
@@ -122,6 +127,7 @@ def pebble_factory(workdir, pki, challtestsrv):
                    eab_keys=eab_keys, env=env, name="pebble-%d" % i)
         made.append(p)
         p.start()
+        by_env[key] = p
         return p
 
     yield factory

@@ -167,3 +167,12 @@ def test_wait_cert_recognises_pebble_cert(apache, pebble, workdir):
     assert served.serial == parse_cert(chain[0]).serial
     # a name nobody configured gets the default (first) vhost's certificate
     assert b.served_cert("other.t00.test").serial == served.serial
+
+
+def test_pebble_factory_env(pebble_factory, pebble):
+    p = pebble_factory(env={"PEBBLE_WFE_NONCEREJECT": "30"})
+    assert p is pebble_factory(env={"PEBBLE_WFE_NONCEREJECT": "30"})
+    assert p.port != pebble.port and p.mgmt_port != pebble.mgmt_port
+    assert "reject 30% of good nonces" in p.log_text()
+    assert p.directory()["meta"]["externalAccountRequired"] is True
+    assert p.issuer_subjects and p.issuer_subjects != pebble.issuer_subjects

@@ -10,6 +10,7 @@ its own graceful restart to activate what it obtained.
 import json
 import os
 import stat
+import time
 
 import pytest
 
@@ -204,3 +205,22 @@ def test_agree_tos_with_url(apache, pebble):
     served = a.wait_cert(name, timeout=TIMEOUT)
     _assert_verifies(a, served)
 
+
+
+def test_stops_cleanly_after_issuance(apache, pebble):
+    """After the module's graceful restart(s), SIGTERM stops Apache promptly:
+    no child (e.g. one busy in the renewal job) has to be killed."""
+    n1, n2 = "stop1.t10.test", "stop2.t10.test"
+    a = apache(_account(pebble) + vhosts(n1, acme_domain=n1) + vhosts(n2, acme_domain=n2))
+    a.start()
+    a.wait_cert(n1, timeout=TIMEOUT)
+    a.wait_cert(n2, timeout=TIMEOUT)
+    time.sleep(1)
+    mark = a.log_mark()
+    t0 = time.monotonic()
+    rc = a.stop()
+    took = time.monotonic() - t0
+    stuck = a.log_lines(r"AH0004[56]|still did not exit", since=mark)
+    assert not stuck, "children did not exit on SIGTERM:\n" + "\n".join(stuck)
+    assert rc == 0
+    assert took < 5, "stopping took %.1f s" % took

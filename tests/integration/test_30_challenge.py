@@ -1,0 +1,130 @@
+"""http-01 answered by the module's own request hook (SPEC §3): unknown or
+malformed tokens get 404 without touching the file system, and a challenge
+is answered before authentication, redirects and rewrites."""
+
+import os
+import secrets
+
+import pytest
+
+from harness import account_conf, b64url, mkdir, vhosts, write_file
+
+TIMEOUT = 90
+PREFIX = "/.well-known/acme-challenge/"
+SECRET = "TOP-SECRET-%s" % secrets.token_hex(8)
+
+
+@pytest.fixture
+def server(apache, pebble):
+    """A running Apache with one managed name and planted secret files."""
+    name = "chal.t30.test"
+    a = apache(account_conf("kid-1", pebble.eab["kid-1"]) + "ACMEDomain %s\n" % name
+               + vhosts(name))
+    # files a traversal could reach: the server root, htdocs' parent, the store's parent
+    write_file(os.path.join(a.root, "secret.txt"), SECRET + "\n")
+    write_file(os.path.join(a.conf_dir, "secret.txt"), SECRET + "\n")
+    a.start()
+    a.name = name
+    return a
+
+
+def _hosts(a):
+    return [a.name, "unmanaged.t30.test"]
+
+
+def test_unknown_valid_token_is_404(server):
+    token = b64url(secrets.token_bytes(32))
+    for host in _hosts(server):
+        r = server.get(PREFIX + token, host)
+        assert r.status == 404, (host, r)
+
+
+def test_unknown_token_not_served_from_docroot(server):
+    """Tokens not in flight get 404 and never touch the file system, even when
+    a file of that name exists under the DocumentRoot."""
+    token = b64url(secrets.token_bytes(32))
+    d = mkdir(os.path.join(server.htdocs, ".well-known", "acme-challenge"))
+    mkdir(os.path.dirname(d))
+    write_file(os.path.join(d, token), SECRET + "\n")
+    r = server.get(PREFIX + token, server.name)
+    assert r.status == 404, r
+    assert SECRET not in r.text
+
+
+def _traversal_paths():
+    paths = []
+    for depth in range(1, 7):
+        for dots, sep in (("..", "/"), ("%2e%2e", "/"), ("..", "%2f"), ("%2e%2e", "%2f"),
+                          ("%2E%2E", "%2F"), (".%2e", "/")):
+            up = sep.join([dots] * depth)
+            paths.append(PREFIX + up + sep + "secret.txt")
+            paths.append(PREFIX + up + sep + "conf" + sep + "secret.txt")
+            paths.append(PREFIX + up + sep + "etc" + sep + "passwd")
+    paths += [PREFIX + "..", PREFIX + "%2e%2e", PREFIX + "../", PREFIX + "%2e%2e%2f",
+              PREFIX + "....//....//secret.txt", PREFIX + "..\\..\\secret.txt",
+              PREFIX + "%00", PREFIX + "abc%00def"]
+    return paths
+
+
+def test_traversal_never_serves_files(server):
+    bad = []
+    for host in _hosts(server):
+        for path in _traversal_paths():
+            r = server.get(path, host)
+            if r.status not in (400, 404) or SECRET in r.text or "root:x:0:0" in r.text:
+                bad.append("%s %s -> %d %r" % (host, path, r.status, r.body[:80]))
+    assert not bad, "traversal answered:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("token", [
+    "A" * 300,
+    b64url(secrets.token_bytes(225)),     # 300 base64url characters
+    "abc$def",
+    "abc%24def",
+    "abc.def",
+    "abc+def",
+    "abc%20def",
+    "abc/def",
+    "",
+], ids=["300xA", "300-b64url", "dollar", "pct-dollar", "dot", "plus", "space", "slash", "empty"])
+def test_bad_token_is_404(server, token):
+    r = server.get(PREFIX + token, server.name)
+    assert r.status == 404, r
+    assert SECRET not in r.text
+
+
+def test_challenge_path_on_https_port_unknown_token(server):
+    token = b64url(secrets.token_bytes(32))
+    r = server.get(PREFIX + token, server.name, https=True)
+    assert r.status == 404, r
+
+
+def test_challenge_answered_before_auth_and_rewrites(apache, pebble):
+    """Each HTTP vhost refuses or redirects everything; issuance still works,
+    so the module answered Pebble's validation request first."""
+    rewrite, basic, alias = "rewrite.t30.test", "basic.t30.test", "redirect.t30.test"
+    guard_rewrite = ("  RewriteEngine on\n"
+                     "  RewriteRule ^ https://elsewhere.t30.test/ [R=301,L]\n"
+                     "  <Location />\n    Require all denied\n  </Location>\n")
+    guard_basic = ('  <Location />\n    AuthType Basic\n    AuthName "closed"\n'
+                   "    AuthUserFile @ROOT@/htpasswd\n    Require valid-user\n  </Location>\n")
+    guard_alias = ("  Redirect permanent / https://elsewhere.t30.test/\n"
+                   "  <Location />\n    Require all denied\n  </Location>\n")
+    a = apache(account_conf("kid-2", pebble.eab["kid-2"])
+               + vhosts(rewrite, acme_domain=rewrite, http_extra=guard_rewrite)
+               + vhosts(basic, acme_domain=basic, http_extra=guard_basic)
+               + vhosts(alias, acme_domain=alias, http_extra=guard_alias))
+    write_file(os.path.join(a.root, "htpasswd"), "")
+    a.start()
+    # the guards work for ordinary requests and unknown tokens
+    token = b64url(secrets.token_bytes(32))
+    assert a.get("/index.html", rewrite).status == 301
+    assert a.get("/index.html", basic).status == 401
+    assert a.get("/index.html", alias).status == 301
+    for host in (rewrite, basic, alias):
+        assert a.get(PREFIX + token, host).status == 404
+    for host in (rewrite, basic, alias):
+        served = a.wait_cert(host, timeout=TIMEOUT)
+        ok, out = a.verify_chain(served)
+        assert ok, out
+        assert host in served.sans
