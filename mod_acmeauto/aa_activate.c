@@ -12,6 +12,7 @@
 #include "aa_activate.h"
 #include "acme_cert.h"
 #include "acme_json.h"
+#include "acme_schedule.h"
 #include "acme_util.h"
 
 APLOG_USE_MODULE(acmeauto);
@@ -136,6 +137,25 @@ static void reject_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
                  d->name, why, to);
 }
 
+/* ACMEActivationDelay: while the current certificate is valid, a new one
+ * waits until the CA's OCSP responder surely knows it. */
+static int held_back(apr_pool_t *p, server_rec *s, const aa_domain_t *d,
+                     const json_t *meta)
+{
+    apr_time_t staged = apr_time_from_sec(json_integer_value(
+        json_object_get(meta, "staged")));
+    apr_time_t release = staged + d->activation_delay;
+
+    if (!d->is_live || d->activation_delay <= 0 || apr_time_now() >= release) {
+        return 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AA_LOGNO(00108)
+                 "%s: the new certificate waits %s more before activation "
+                 "(ACMEActivationDelay)", d->name,
+                 acme_duration_str(p, release - apr_time_now()));
+    return 1;
+}
+
 /* Staged set -> live, all key types or none. */
 static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
                             const aa_domain_t *d)
@@ -146,10 +166,14 @@ static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
                                            d->name, NULL);
     const apr_array_header_t *types = d->spec.key_types;
     const char *why;
+    json_t *meta;
     apr_status_t rv;
     int i;
 
-    if (!acme_store_exists(staged, p)) {
+    if (acme_store_read_json(&meta, staged, p) != APR_SUCCESS) {
+        return;
+    }
+    if (held_back(p, s, d, meta)) {
         return;
     }
     for (i = 0; i < types->nelts; i++) {
@@ -192,8 +216,8 @@ failed:
 }
 
 /* Which key types have a live certificate we may serve (key matches,
- * dates valid, issuer present), and when to renew: when a third of the
- * lifetime remains, or at once when a key type is missing or a name is no
+ * dates valid, issuer present), and when to renew: when
+ * ACMERenewWindow says, or at once when a key type is missing or a name is no
  * longer covered. The old certificate keeps serving meanwhile. */
 static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
                         aa_domain_t *d)
@@ -222,7 +246,8 @@ static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
                 complete = 0;
             }
         }
-        at = info->not_after - (info->not_after - info->not_before) / 3;
+        at = acme_renew_time(info->not_before, info->not_after, d->renew_pct,
+                             d->renew_left);
         if (!d->renew_at || at < d->renew_at) {
             d->renew_at = at;
         }
@@ -269,6 +294,7 @@ void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s,
 
     for (i = 0; i < g->domains->nelts; i++) {
         aa_domain_t *d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        assess_live(g, p, s, d);     /* what is live decides any delay */
         activate_staged(g, p, s, d);
         assess_live(g, p, s, d);
         if (!d->is_live && (rv = ensure_fallback(g, p, d)) != APR_SUCCESS) {

@@ -23,6 +23,9 @@ void *aa_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->auto_restart = AA_UNSET;
     sc->retry_delay = AA_UNSET;
     sc->check_interval = AA_UNSET;
+    sc->renew_pct = AA_UNSET;
+    sc->renew_left = AA_UNSET;
+    sc->activation_delay = AA_UNSET;
     sc->domains = apr_array_make(p, 2, sizeof(aa_domain_t *));
     return sc;
 }
@@ -45,6 +48,13 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
                                                      : base->auto_restart;
     sc->retry_delay = add->retry_delay != AA_UNSET ? add->retry_delay
                                                    : base->retry_delay;
+    /* The two forms of ACMERenewWindow travel together. */
+    sc->renew_pct = (add->renew_pct != AA_UNSET || add->renew_left != AA_UNSET)
+                    ? add->renew_pct : base->renew_pct;
+    sc->renew_left = (add->renew_pct != AA_UNSET || add->renew_left != AA_UNSET)
+                     ? add->renew_left : base->renew_left;
+    sc->activation_delay = add->activation_delay != AA_UNSET
+        ? add->activation_delay : base->activation_delay;
     sc->ca_file = add->ca_file ? add->ca_file : base->ca_file;
     sc->store_dir = base->store_dir;
     sc->check_interval = base->check_interval;
@@ -70,6 +80,15 @@ static const char *main_server_only(cmd_parms *cmd)
                             cmd->cmd->name);
     }
     return ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+}
+
+/* Terms of service may be any URL (Pebble's is a data: URL). */
+static int is_url(apr_pool_t *p, const char *s)
+{
+    apr_uri_t uri;
+
+    return apr_uri_parse(p, s, &uri) == APR_SUCCESS && uri.scheme
+        && strlen(uri.scheme) > 1 && strchr(s, ':');
 }
 
 static int is_http_url(apr_pool_t *p, const char *s)
@@ -243,7 +262,7 @@ static const char *set_agree_tos(cmd_parms *cmd, void *dc, const char *arg)
     else if (!strcasecmp(arg, "off")) {
         sc->tos = 0;
     }
-    else if (is_http_url(cmd->pool, arg)) {
+    else if (is_url(cmd->pool, arg)) {
         sc->tos = 1;
         sc->tos_url = arg;
     }
@@ -357,6 +376,57 @@ static const char *set_retry_delay(cmd_parms *cmd, void *dc, const char *arg)
                           &conf_of(cmd)->retry_delay);
 }
 
+static const char *set_renew_window(cmd_parms *cmd, void *dc,
+                                    const char *arg)
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    apr_size_t len = strlen(arg);
+    apr_int64_t pct;
+
+    if (len > 1 && arg[len - 1] == '%') {
+        if (acme_parse_int64(&pct, apr_pstrndup(cmd->pool, arg, len - 1), 1,
+                             99) != APR_SUCCESS) {
+            return bad(cmd, arg, "must be a percentage from 1% to 99%");
+        }
+        sc->renew_pct = (int)pct;
+        sc->renew_left = AA_UNSET;
+        return NULL;
+    }
+    sc->renew_pct = AA_UNSET;
+    return parse_duration(cmd, arg, apr_time_from_sec(3600),
+                          apr_time_from_sec(3650 * 86400), &sc->renew_left);
+}
+
+static const char *set_activation_delay(cmd_parms *cmd, void *dc,
+                                        const char *arg)
+{
+    return parse_duration(cmd, arg, 0, apr_time_from_sec(7 * 86400),
+                          &conf_of(cmd)->activation_delay);
+}
+
+static const char *set_challenges(cmd_parms *cmd, void *dc, int argc,
+                                  char *const argv[])
+{
+    int i;
+
+    if (argc < 1) {
+        return "ACMEChallenges needs at least one challenge type";
+    }
+    for (i = 0; i < argc; i++) {
+        if (!strcasecmp(argv[i], "tls-alpn-01")
+            || !strcasecmp(argv[i], "dns-01")) {
+            return bad(cmd, argv[i], "is not supported by this version of "
+                       "mod_acmeauto; use http-01");
+        }
+        if (strcasecmp(argv[i], "http-01")) {
+            return bad(cmd, argv[i], "is not a challenge type (http-01, "
+                       "tls-alpn-01, dns-01)");
+        }
+    }
+    conf_of(cmd)->challenges_set = 1;
+    return NULL;
+}
+
 const command_rec aa_directives[] = {
     AP_INIT_TAKE_ARGV("ACMEServer", set_server, NULL, RSRC_CONF,
         "ACME directory URL(s), tried in order"),
@@ -380,6 +450,12 @@ const command_rec aa_directives[] = {
         "How often all certificates are checked"),
     AP_INIT_TAKE1("ACMERetryDelay", set_retry_delay, NULL, RSRC_CONF,
         "First delay after a failure; grows with each further failure"),
+    AP_INIT_TAKE1("ACMERenewWindow", set_renew_window, NULL, RSRC_CONF,
+        "Renew when this much lifetime remains: N% or a duration (30d)"),
+    AP_INIT_TAKE1("ACMEActivationDelay", set_activation_delay, NULL,
+        RSRC_CONF, "Hold a renewed certificate back this long after issuance"),
+    AP_INIT_TAKE_ARGV("ACMEChallenges", set_challenges, NULL, RSRC_CONF,
+        "Challenge types in order of preference (http-01)"),
     { NULL }
 };
 
@@ -445,6 +521,13 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
         APR_ARRAY_PUSH(spec->key_types, acme_key_type_e) = ACME_KEY_RSA2048;
     }
     d->auto_restart = sc->auto_restart != 0;
+    d->renew_pct = sc->renew_pct != AA_UNSET ? sc->renew_pct : 0;
+    d->renew_left = sc->renew_left != AA_UNSET ? sc->renew_left : 0;
+    if (!d->renew_pct && !d->renew_left) {
+        d->renew_pct = AA_DEFAULT_RENEW_PCT;
+    }
+    d->activation_delay = sc->activation_delay != AA_UNSET
+        ? sc->activation_delay : 0;
     d->retry_delay = sc->retry_delay != AA_UNSET ? sc->retry_delay
                                                  : AA_DEFAULT_RETRY_DELAY;
 }

@@ -15,6 +15,7 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s);
 #define AA_DEFAULT_SERVER "https://acme-v02.api.letsencrypt.org/directory"
 #define AA_DEFAULT_CHECK_INTERVAL apr_time_from_sec(12 * 3600)
 #define AA_DEFAULT_RETRY_DELAY apr_time_from_sec(30)
+#define AA_DEFAULT_RENEW_PCT 33
 #define AA_MAX_RETRY_DELAY apr_time_from_sec(24 * 3600)
 
 #endif

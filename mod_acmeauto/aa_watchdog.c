@@ -21,6 +21,7 @@
 #include "aa_config.h"
 #include "acme_json.h"
 #include "acme_util.h"
+#include "acme_schedule.h"
 
 APLOG_USE_MODULE(acmeauto);
 
@@ -129,21 +130,11 @@ static void save_state(child_ctx_t *ctx, int i, apr_pool_t *p,
 static apr_interval_time_t backoff(const aa_domain_t *d, const job_state_t *st,
                                    const acme_error_t *err)
 {
-    apr_interval_time_t delay = d->retry_delay;
-    int i;
+    unsigned char r;
 
-    for (i = 1; i < st->failures && delay < AA_MAX_RETRY_DELAY; i++) {
-        delay *= 2;
-    }
-    /* Configuration problems are not hammered: the fix is a config change,
-     * which resets this (see fingerprint). */
-    if (err->kind == ACME_FAIL_CONFIG && delay < CONFIG_PROBLEM_MIN_DELAY) {
-        delay = CONFIG_PROBLEM_MIN_DELAY;
-    }
-    if (err->retry_after > delay) {
-        delay = err->retry_after;
-    }
-    return delay > AA_MAX_RETRY_DELAY ? AA_MAX_RETRY_DELAY : delay;
+    apr_generate_random_bytes(&r, 1);
+    return acme_retry_delay(st->failures, d->retry_delay, AA_MAX_RETRY_DELAY,
+                            CONFIG_PROBLEM_MIN_DELAY, err, 10, r / 255.0);
 }
 
 static void request_restart(child_ctx_t *ctx, aa_domain_t *d, apr_pool_t *p,
@@ -180,7 +171,6 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
         st->failures = 0;
         st->next_attempt = 0;
         save_state(ctx, i, p, NULL);
-        request_restart(ctx, d, p, s);
         return;
     }
     if (server_stopping(NULL)) {
@@ -196,26 +186,77 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
                  acme_error_line(p, err), acme_duration_str(p, delay));
 }
 
-/* Due now? Staged and waiting for the restart counts as done. */
-static int domain_due(child_ctx_t *ctx, int i, apr_pool_t *p, apr_time_t now)
+/* When the staged certificate set of d was made; 0 if there is none. */
+static apr_time_t staged_at(child_ctx_t *ctx, const aa_domain_t *d,
+                            apr_pool_t *p)
+{
+    json_t *j;
+
+    if (acme_store_read_json(&j, acme_store_path(p, ctx->g->store,
+                             ACME_AREA_STAGING, d->name, "staged.json"), p)
+        != APR_SUCCESS) {
+        return 0;
+    }
+    return apr_time_from_sec(json_integer_value(json_object_get(j, "staged")));
+}
+
+/* A staged set goes live at the next restart, which we ask for once the
+ * activation delay has passed (no delay when nothing valid is live). */
+static void release_staged(child_ctx_t *ctx, int i, apr_time_t staged,
+                           apr_pool_t *p, apr_time_t now, apr_time_t *next)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
+    apr_time_t release = d->is_live ? staged + d->activation_delay : staged;
 
-    if (acme_store_exists(acme_store_path(p, ctx->g->store, ACME_AREA_STAGING,
-                                          d->name, "staged.json"), p)) {
-        return 0;
+    if (now < release) {
+        if (!st->restart_noted) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, ctx->g->main_server,
+                         AA_LOGNO(00310) "%s: new certificate held back for "
+                         "%s (ACMEActivationDelay)", d->name,
+                         acme_duration_str(p, release - now));
+            st->restart_noted = -1;
+        }
+        if (release < *next) {
+            *next = release;
+        }
+        return;
     }
-    if (d->is_live && now < d->renew_at) {
-        return 0;
+    if (st->restart_noted != 1) {
+        request_restart(ctx, d, p, ctx->g->main_server);
+        st->restart_noted = 1;
     }
-    return now >= st->next_attempt;
+}
+
+static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
+                        apr_time_t now, apr_time_t *next)
+{
+    aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+    job_state_t *st = &ctx->states[i];
+    apr_time_t staged = staged_at(ctx, d, p);
+
+    if (!staged && (!d->is_live || now >= d->renew_at)
+        && now >= st->next_attempt) {
+        run_domain(ctx, i, p, ctx->g->main_server);
+        staged = staged_at(ctx, d, p);
+        now = apr_time_now();
+    }
+    if (staged) {
+        release_staged(ctx, i, staged, p, now, next);
+        return;
+    }
+    st->restart_noted = 0;
+    if (st->next_attempt > now && st->next_attempt < *next) {
+        *next = st->next_attempt;
+    }
+    if (d->is_live && d->renew_at > now && d->renew_at < *next) {
+        *next = d->renew_at;
+    }
 }
 
 static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
 {
     child_ctx_t *ctx = (child_ctx_t *)data;
-    server_rec *s = ctx->g->main_server;
     apr_time_t now = apr_time_now(), next;
     int i;
 
@@ -231,18 +272,10 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
     next = now + ctx->g->check_interval;
     for (i = 0; i < ctx->g->domains->nelts && !server_stopping(NULL); i++) {
         apr_pool_t *p;
-        aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
         apr_pool_create(&p, ptemp);
-        if (domain_due(ctx, i, p, now)) {
-            run_domain(ctx, i, p, s);
-        }
-        if (ctx->states[i].next_attempt > now && ctx->states[i].next_attempt < next) {
-            next = ctx->states[i].next_attempt;
-        }
-        if (d->is_live && d->renew_at > now && d->renew_at < next) {
-            next = d->renew_at;
-        }
+        tick_domain(ctx, i, p, now, &next);
         apr_pool_destroy(p);
+        now = apr_time_now();
     }
     ctx->next_check = next;
     return APR_SUCCESS;

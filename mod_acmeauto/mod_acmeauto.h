@@ -30,6 +30,9 @@ typedef struct aa_domain_t {
     acme_domain_spec_t spec;         /* resolved settings, after post_config */
     int auto_restart;
     apr_interval_time_t retry_delay;
+    int renew_pct;                   /* renew with this % of lifetime left */
+    apr_interval_time_t renew_left;  /* ... or this much time (if > 0) */
+    apr_interval_time_t activation_delay;
     /* What the parent found at start-up, inherited by the children. */
     int is_live;                     /* some live certificate can be served */
     apr_array_header_t *live_types;  /* key types with a servable live cert */
@@ -50,6 +53,10 @@ typedef struct {
     apr_array_header_t *key_types;   /* acme_key_type_e */
     int auto_restart;
     apr_interval_time_t retry_delay;
+    int renew_pct;                   /* AA_UNSET, or 1..99 */
+    apr_interval_time_t renew_left;  /* AA_UNSET, or a duration */
+    apr_interval_time_t activation_delay;
+    int challenges_set;              /* ACMEChallenges seen */
     const char *ca_file;
     const char *store_dir;           /* main server only */
     apr_interval_time_t check_interval; /* main server only */

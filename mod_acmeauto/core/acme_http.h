@@ -29,6 +29,9 @@ struct acme_http_t {
                             const char *body, apr_size_t body_len);
     void *baton;
     const char *error_text;   /* last transport error, in the owner's pool */
+    /* Optional: non-zero ends a transfer in progress (server stopping). */
+    int (*should_abort)(void *abort_baton);
+    void *abort_baton;
 };
 
 /* libcurl transport; ca_file (may be NULL: system trust) is the PEM bundle

@@ -67,6 +67,34 @@ static apr_status_t load_or_make_key(EVP_PKEY **key, job_t *job,
     return acme_store_write(path, out, strlen(out), 0600, job->p);
 }
 
+/* 'ACMEAgreeTOS URL' accepts those terms only: if the CA has moved on to
+ * other terms, the administrator must read them first. */
+static apr_status_t check_tos_url(job_t *job)
+{
+    acme_client_t *c = job->client;
+    const char *now_tos;
+    apr_status_t rv;
+
+    if (!job->d->tos_url) {
+        return APR_SUCCESS;
+    }
+    if ((rv = acme_directory_fetch(c)) != APR_SUCCESS) {
+        return rv;
+    }
+    now_tos = c->dir.terms_of_service;
+    if (now_tos && strcmp(now_tos, job->d->tos_url)) {
+        c->error = acme_error_make(job->p, APR_EACCES, ACME_FAIL_CONFIG,
+            apr_psprintf(job->p, "creating an account at %s",
+                         job->d->server_url),
+            apr_psprintf(job->p, "the CA's terms of service are now %s, but "
+                         "ACMEAgreeTOS accepts %s", now_tos, job->d->tos_url),
+            apr_psprintf(job->p, "read the new terms and set 'ACMEAgreeTOS "
+                         "%s' (or 'ACMEAgreeTOS on')", now_tos));
+        return APR_EACCES;
+    }
+    return APR_SUCCESS;
+}
+
 /* Loads the stored account for the CA, or registers one. The account is
  * written to the store right after the CA confirms it, before anything
  * else can fail, so the EAB (single use at many CAs) is spent once. */
@@ -94,6 +122,9 @@ static apr_status_t setup_account(job_t *job)
         && acme_json_str(acct, "url")) {
         c->account_url = apr_pstrdup(job->p, acme_json_str(acct, "url"));
         return APR_SUCCESS;
+    }
+    if ((rv = check_tos_url(job)) != APR_SUCCESS) {
+        return rv;
     }
     rv = acme_account_register(c, job->p, job->d->contacts,
                                job->d->tos_agreed, job->d->eab_kid,
@@ -314,6 +345,8 @@ apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
     }
     job.client->should_abort = env->should_abort;
     job.client->abort_baton = env->baton;
+    http->should_abort = env->should_abort;
+    http->abort_baton = env->baton;
     if (env->poll_interval) job.client->poll_interval = env->poll_interval;
     if (env->poll_timeout) job.client->poll_timeout = env->poll_timeout;
 

@@ -119,13 +119,12 @@ ACMEEAB kid-1 {hmac}
 ACMEContact admin@example.org ops@example.org
 ACMEAgreeTOS on
 ACMEKeyType ec256 rsa2048
-ACMEChallenges http-01 tls-alpn-01
+ACMEChallenges http-01
 ACMERenewWindow 33%
 ACMEActivationDelay 10m
 ACMEAutoRestart On
 ACMECheckInterval 12h
 ACMERetryDelay 30s
-ACMEStatus on
 ACMEDomain valid.t20.test www.valid.t20.test
 <VirtualHost 127.0.0.1:5443>
   ServerName vhost.t20.test
@@ -179,7 +178,10 @@ BAD_VALUES = [
     ("ACMERenewWindow 150%", "ACMERenewWindow", "150%"),
     ("ACMEChallenges http-02", "ACMEChallenges", "http-02"),
     ("ACMEActivationDelay soon", "ACMEActivationDelay", "soon"),
-    ("ACMEStatus maybe", "ACMEStatus", "maybe"),
+    # Only http-01 is implemented; the others must say so, not be ignored.
+    ("ACMEChallenges tls-alpn-01", "ACMEChallenges", "tls-alpn-01"),
+    ("ACMERenewWindow 0%", "ACMERenewWindow", "0%"),
+    ("ACMEAgreeTOS", "ACMEAgreeTOS", None),
 ]
 
 

@@ -14,5 +14,6 @@ Suite *crypto_suite(void);
 Suite *cert_suite(void);
 Suite *client_suite(void);
 Suite *store_suite(void);
+Suite *schedule_suite(void);
 
 #endif
