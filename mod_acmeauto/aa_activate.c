@@ -203,6 +203,11 @@ static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
             goto failed;
         }
     }
+    /* What the live set was made for: names, key types, CA. */
+    if ((rv = copy_file(p, staged, acme_store_path(p, g->store, ACME_AREA_LIVE,
+                        d->name, "live.json"), 0644)) != APR_SUCCESS) {
+        goto failed;
+    }
     acme_store_remove_dir(acme_store_path(p, g->store, ACME_AREA_STAGING,
                                           d->name, NULL), p);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00104)
@@ -213,6 +218,31 @@ failed:
     ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00105)
                  "%s: could not copy the new certificate into %s", d->name,
                  live_dir);
+}
+
+/* A certificate from a CA no longer in ACMEServer is replaced. */
+static int issued_by_configured_ca(aa_global_t *g, apr_pool_t *p,
+                                   server_rec *s, const aa_domain_t *d)
+{
+    const char *server;
+    json_t *j;
+    int i;
+
+    if (acme_store_read_json(&j, acme_store_path(p, g->store, ACME_AREA_LIVE,
+                             d->name, "live.json"), p) != APR_SUCCESS
+        || !(server = acme_json_str(j, "server"))) {
+        return 1;    /* unknown origin: judge by names and dates only */
+    }
+    for (i = 0; i < d->servers->nelts; i++) {
+        if (!strcmp(server, APR_ARRAY_IDX(d->servers, i, const char *))) {
+            return 1;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AA_LOGNO(00109)
+                 "%s: the live certificate comes from %s, which is no longer "
+                 "in ACMEServer; it keeps serving until its replacement is "
+                 "ready", d->name, server);
+    return 0;
 }
 
 /* Which key types have a live certificate we may serve (key matches,
@@ -253,6 +283,9 @@ static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
         }
     }
     d->is_live = d->live_types->nelts > 0;
+    if (d->is_live && !issued_by_configured_ca(g, p, s, d)) {
+        complete = 0;
+    }
     if (!complete) {
         d->renew_at = 0;
     }

@@ -504,8 +504,14 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
 
     spec->name = d->name;
     spec->names = d->names;
-    spec->server_url = sc->servers
-        ? APR_ARRAY_IDX(sc->servers, 0, const char *) : AA_DEFAULT_SERVER;
+    if (sc->servers) {
+        d->servers = sc->servers;
+    }
+    else {
+        d->servers = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(d->servers, const char *) = AA_DEFAULT_SERVER;
+    }
+    spec->server_url = APR_ARRAY_IDX(d->servers, 0, const char *);
     spec->eab_kid = sc->eab_kid;
     spec->eab_hmac = sc->eab_hmac;
     spec->eab_hmac_len = sc->eab_hmac_len;

@@ -28,6 +28,7 @@ APLOG_USE_MODULE(acmeauto);
 #define AA_WATCHDOG_NAME "_acmeauto_"
 #define TICK apr_time_from_sec(1)
 #define CONFIG_PROBLEM_MIN_DELAY apr_time_from_sec(3600)
+#define AA_FAILOVER_AFTER 3
 
 /* The child's view of one domain between runs. */
 typedef struct {
@@ -66,7 +67,7 @@ static void job_log(void *baton, int level, const char *msg)
 static const char *fingerprint(apr_pool_t *p, const aa_domain_t *d)
 {
     const acme_domain_spec_t *sp = &d->spec;
-    const char *s = apr_pstrcat(p, sp->server_url, "|",
+    const char *s = apr_pstrcat(p, acme_str_join(p, d->servers, " "), "|",
         acme_str_join(p, sp->names, ","), "|", sp->eab_kid ? sp->eab_kid : "",
         "|", sp->eab_hmac ? acme_sha256_hex(p, (const char *)sp->eab_hmac,
                                             sp->eab_hmac_len) : "",
@@ -156,18 +157,31 @@ static void request_restart(child_ctx_t *ctx, aa_domain_t *d, apr_pool_t *p,
                  "restart to activate it", d->name);
 }
 
+/* With several ACMEServer URLs, every AA_FAILOVER_AFTER consecutive
+ * failures move on to the next one, round and round. */
+static const char *current_server(const aa_domain_t *d, const job_state_t *st)
+{
+    int n = d->servers->nelts;
+
+    return APR_ARRAY_IDX(d->servers, (st->failures / AA_FAILOVER_AFTER) % n,
+                         const char *);
+}
+
 static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
     acme_job_env_t env = { server_stopping, job_log, s, 0, 0 };
+    acme_domain_spec_t spec = d->spec;
     acme_error_t *err;
     apr_interval_time_t delay;
 
+    spec.server_url = current_server(d, st);
+
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AA_LOGNO(00304)
                  "%s: %s a certificate from %s", d->name,
-                 d->is_live ? "renewing" : "obtaining", d->spec.server_url);
-    if (acme_job_issue(&err, p, &d->spec, ctx->g->store, &env) == APR_SUCCESS) {
+                 d->is_live ? "renewing" : "obtaining", spec.server_url);
+    if (acme_job_issue(&err, p, &spec, ctx->g->store, &env) == APR_SUCCESS) {
         st->failures = 0;
         st->next_attempt = 0;
         save_state(ctx, i, p, NULL);

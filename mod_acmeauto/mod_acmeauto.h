@@ -28,6 +28,7 @@ typedef struct aa_domain_t {
     int from_vhost;                  /* no arguments: ServerName + aliases */
     const char *defined_at;          /* "file:line" for messages */
     acme_domain_spec_t spec;         /* resolved settings, after post_config */
+    apr_array_header_t *servers;     /* ACMEServer URLs, in failover order */
     int auto_restart;
     apr_interval_time_t retry_delay;
     int renew_pct;                   /* renew with this % of lifetime left */

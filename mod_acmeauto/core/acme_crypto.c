@@ -200,6 +200,25 @@ static const char *ec_curve(EVP_PKEY *key, apr_size_t *size)
     return NULL;
 }
 
+acme_key_type_e acme_key_type_of(EVP_PKEY *key)
+{
+    apr_size_t size = 0, i;
+
+    if (key && EVP_PKEY_is_a(key, "RSA")) {
+        for (i = 0; i < KEY_TYPES_N; i++) {
+            if (!key_types[i].curve
+                && (int)key_types[i].bits == EVP_PKEY_get_bits(key)) {
+                return key_types[i].type;
+            }
+        }
+        return ACME_KEY_NONE;
+    }
+    if (!key || !ec_curve(key, &size)) {
+        return ACME_KEY_NONE;
+    }
+    return size == 32 ? ACME_KEY_EC256 : ACME_KEY_EC384;
+}
+
 const char *acme_key_jws_alg(EVP_PKEY *key)
 {
     apr_size_t size = 0;

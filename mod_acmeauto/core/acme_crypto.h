@@ -21,6 +21,8 @@ typedef enum {
 /* "rsa2048" <-> ACME_KEY_RSA2048 (case-insensitive); NONE if unknown. */
 acme_key_type_e acme_key_type_parse(const char *name);
 const char *acme_key_type_name(acme_key_type_e t);
+/* The type of an existing key; NONE if it is none of ours. */
+acme_key_type_e acme_key_type_of(EVP_PKEY *key);
 
 /* New private key; freed with p. */
 apr_status_t acme_key_generate(EVP_PKEY **pkey, apr_pool_t *p,

@@ -6,6 +6,7 @@
 #include "acme_job.h"
 #include "acme_client.h"
 #include "acme_crypto.h"
+#include "acme_cert.h"
 #include "acme_json.h"
 #include "acme_util.h"
 
@@ -232,41 +233,148 @@ static void remove_challenges(job_t *job)
     apr_array_clear(job->tokens);
 }
 
-typedef struct {
-    acme_key_type_e type;
-    const char *key_pem;
-    const char *cert_pem;
-    apr_size_t cert_len;
-} issued_t;
+/* Work in progress for one key type lives in staging/<name>/<type>.*:
+ * the order URL (order.json), the key (key.pem) and, once downloaded, the
+ * chain (cert.pem). A restart, a crash or kill -9 resumes from there. */
+static const char *wip_path(job_t *job, acme_key_type_e t, const char *what)
+{
+    return acme_store_path(job->p, job->store, ACME_AREA_STAGING,
+                           job->d->name, apr_psprintf(job->p, "%s.%s",
+                           acme_key_type_name(t), what));
+}
 
-static apr_status_t issue_one(job_t *job, issued_t *out)
+static int same_order_request(job_t *job, const json_t *j)
+{
+    const char *server = acme_json_str(j, "server");
+    const char *names = acme_json_str(j, "names");
+
+    return server && names && !strcmp(server, job->d->server_url)
+        && !strcmp(names, acme_str_join(job->p, job->d->names, ","));
+}
+
+static apr_status_t resume_order(job_t *job, acme_key_type_e t,
+                                 acme_order_t **o)
+{
+    const char *path = wip_path(job, t, "order.json");
+    json_t *j;
+
+    if (acme_store_read_json(&j, path, job->p) != APR_SUCCESS
+        || !acme_json_str(j, "url") || !same_order_request(job, j)) {
+        return APR_ENOENT;
+    }
+    if (acme_order_get(o, job->client, job->p, acme_json_str(j, "url"))
+        == APR_SUCCESS && strcmp((*o)->status, "invalid")) {
+        job_log(job, 2, "resuming order %s (%s)", (*o)->url, (*o)->status);
+        return APR_SUCCESS;
+    }
+    job_log(job, 2, "order %s cannot be resumed; starting a new one",
+            acme_json_str(j, "url"));
+    apr_file_remove(path, job->p);
+    return APR_ENOENT;
+}
+
+static apr_status_t open_order(job_t *job, acme_key_type_e t, acme_order_t **o)
+{
+    json_t *j;
+    apr_status_t rv;
+
+    if (resume_order(job, t, o) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    job_log(job, 2, "ordering a %s certificate for %s", acme_key_type_name(t),
+            acme_str_join(job->p, job->d->names, ", "));
+    if ((rv = acme_order_new(o, job->client, job->p, job->d->names))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    j = acme_json_pool_own(job->p, json_pack("{s:s,s:s,s:s,s:I}", "url",
+        (*o)->url, "server", job->d->server_url, "names",
+        acme_str_join(job->p, job->d->names, ","), "created",
+        (json_int_t)apr_time_sec(apr_time_now())));
+    /* Not fatal if it fails: we just could not resume this order. */
+    acme_store_write_json(wip_path(job, t, "order.json"), j, 0600, job->p);
+    return APR_SUCCESS;
+}
+
+/* The certificate key, kept across attempts so that an order finalized
+ * just before a crash can still be downloaded and used. */
+static apr_status_t order_key(job_t *job, acme_key_type_e t, EVP_PKEY **key)
+{
+    const char *path = wip_path(job, t, "key.pem"), *pem;
+    char *data;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (acme_store_read(&data, &len, path, ACME_STORE_FILE_MAX, job->p)
+        == APR_SUCCESS && acme_key_from_pem(key, job->p, data, len)
+        == APR_SUCCESS && acme_key_type_of(*key) == t) {
+        return APR_SUCCESS;
+    }
+    if ((rv = acme_key_generate(key, job->p, t)) != APR_SUCCESS
+        || (rv = acme_key_to_pem(&pem, job->p, *key)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acme_store_write(path, pem, strlen(pem), 0600, job->p);
+}
+
+/* A chain downloaded by an earlier, interrupted run is kept if it fits. */
+static int have_cert(job_t *job, acme_key_type_e t)
+{
+    apr_array_header_t *chain;
+    EVP_PKEY *key;
+    const char *why;
+    char *data;
+    apr_size_t len;
+
+    return acme_store_read(&data, &len, wip_path(job, t, "cert.pem"),
+                           ACME_STORE_FILE_MAX, job->p) == APR_SUCCESS
+        && acme_cert_chain_parse(&chain, job->p, data, len) == APR_SUCCESS
+        && order_key(job, t, &key) == APR_SUCCESS
+        && acme_cert_check(&why, job->p, chain, key, job->d->names,
+                           apr_time_now()) == APR_SUCCESS;
+}
+
+static apr_status_t finalize(job_t *job, acme_key_type_e t, acme_order_t **o)
 {
     acme_client_t *c = job->client;
-    acme_order_t *o;
     EVP_PKEY *key;
     const char *csr;
     apr_status_t rv;
 
-    job_log(job, 2, "ordering a %s certificate for %s",
-            acme_key_type_name(out->type), acme_str_join(job->p,
-            job->d->names, ", "));
-    if ((rv = acme_order_new(&o, c, job->p, job->d->names)) != APR_SUCCESS
-        || (strcmp(o->status, "ready") && strcmp(o->status, "valid")
-            && (rv = authorize(job, o)) != APR_SUCCESS)
-        || (rv = acme_order_wait(&o, c, job->p, o->url, "ready")) != APR_SUCCESS) {
-        goto out;
-    }
-    if ((rv = acme_key_generate(&key, job->p, out->type)) != APR_SUCCESS
-        || (rv = acme_key_to_pem(&out->key_pem, job->p, key)) != APR_SUCCESS
-        || (rv = acme_csr_create(&csr, job->p, key, job->d->names)) != APR_SUCCESS) {
+    if ((rv = order_key(job, t, &key)) != APR_SUCCESS
+        || (rv = acme_csr_create(&csr, job->p, key, job->d->names))
+           != APR_SUCCESS) {
         c->error = acme_error_make(job->p, rv, ACME_FAIL_CONFIG,
                                    "making the key and certificate request",
-                                   "OpenSSL failed", NULL);
-        goto out;
+                                   "cannot create or store the key",
+                                   "check ACMEStoreDir and its permissions");
+        return rv;
     }
-    if ((rv = acme_order_finalize(&o, c, job->p, o, csr)) != APR_SUCCESS
+    return acme_order_finalize(o, c, job->p, *o, csr);
+}
+
+static apr_status_t issue_one(job_t *job, acme_key_type_e t)
+{
+    acme_client_t *c = job->client;
+    acme_order_t *o;
+    const char *pem;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (have_cert(job, t)) {
+        return APR_SUCCESS;
+    }
+    if ((rv = open_order(job, t, &o)) != APR_SUCCESS
+        || (!strcmp(o->status, "pending")
+            && (rv = authorize(job, o)) != APR_SUCCESS)
+        || ((!strcmp(o->status, "pending") || !strcmp(o->status, "ready"))
+            && (rv = acme_order_wait(&o, c, job->p, o->url, "ready"))
+               != APR_SUCCESS)
+        || (!strcmp(o->status, "ready")
+            && (rv = finalize(job, t, &o)) != APR_SUCCESS)
         || (strcmp(o->status, "valid")
-            && (rv = acme_order_wait(&o, c, job->p, o->url, "valid")) != APR_SUCCESS)) {
+            && (rv = acme_order_wait(&o, c, job->p, o->url, "valid"))
+               != APR_SUCCESS)) {
         goto out;
     }
     if (!o->certificate_url) {
@@ -276,50 +384,39 @@ static apr_status_t issue_one(job_t *job, issued_t *out)
         rv = APR_EGENERAL;
         goto out;
     }
-    rv = acme_cert_download(&out->cert_pem, &out->cert_len, c, job->p,
-                            o->certificate_url);
+    if ((rv = acme_cert_download(&pem, &len, c, job->p, o->certificate_url))
+        != APR_SUCCESS) {
+        goto out;
+    }
+    rv = acme_store_write(wip_path(job, t, "cert.pem"), pem, len, 0644, job->p);
+    if (rv == APR_SUCCESS) {
+        apr_file_remove(wip_path(job, t, "order.json"), job->p);
+    }
 out:
     remove_challenges(job);
     return rv;
 }
 
-static apr_status_t stage(job_t *job, const issued_t *certs, int n)
+/* staged.json is written last: its presence means the set is whole. */
+static apr_status_t stage(job_t *job)
 {
-    const char *dir = acme_store_path(job->p, job->store, ACME_AREA_STAGING,
-                                      job->d->name, NULL);
+    const acme_domain_spec_t *d = job->d;
     json_t *meta, *names = json_array(), *types = json_array();
-    apr_status_t rv;
     int i;
 
-    acme_store_remove_dir(dir, job->p);
-    if ((rv = acme_store_mkdirs(dir, 0700, job->p)) != APR_SUCCESS) {
-        return rv;
+    for (i = 0; i < d->key_types->nelts; i++) {
+        json_array_append_new(types, json_string(acme_key_type_name(
+            APR_ARRAY_IDX(d->key_types, i, acme_key_type_e))));
     }
-    for (i = 0; i < n; i++) {
-        const char *t = acme_key_type_name(certs[i].type);
-        rv = acme_store_write(apr_psprintf(job->p, "%s/%s.key.pem", dir, t),
-                              certs[i].key_pem, strlen(certs[i].key_pem),
-                              0600, job->p);
-        if (rv == APR_SUCCESS) {
-            rv = acme_store_write(apr_psprintf(job->p, "%s/%s.cert.pem", dir,
-                                               t), certs[i].cert_pem,
-                                  certs[i].cert_len, 0644, job->p);
-        }
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        json_array_append_new(types, json_string(t));
-    }
-    for (i = 0; i < job->d->names->nelts; i++) {
+    for (i = 0; i < d->names->nelts; i++) {
         json_array_append_new(names, json_string(
-            APR_ARRAY_IDX(job->d->names, i, const char *)));
+            APR_ARRAY_IDX(d->names, i, const char *)));
     }
-    /* staged.json is written last: its presence means the set is whole. */
-    meta = acme_json_pool_own(job->p, json_pack("{s:o,s:o,s:I}", "names",
-        names, "key_types", types, "staged", (json_int_t)apr_time_sec(
-        apr_time_now())));
-    return acme_store_write_json(apr_pstrcat(job->p, dir, "/staged.json",
-                                             NULL), meta, 0600, job->p);
+    meta = acme_json_pool_own(job->p, json_pack("{s:o,s:o,s:s,s:I}",
+        "names", names, "key_types", types, "server", d->server_url,
+        "staged", (json_int_t)apr_time_sec(apr_time_now())));
+    return acme_store_write_json(acme_store_path(job->p, job->store,
+        ACME_AREA_STAGING, d->name, "staged.json"), meta, 0600, job->p);
 }
 
 apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
@@ -328,7 +425,6 @@ apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
                             const acme_job_env_t *env)
 {
     job_t job = { p, d, store, env, NULL, NULL };
-    issued_t *certs = apr_pcalloc(p, sizeof(issued_t) * d->key_types->nelts);
     acme_http_t *http;
     apr_status_t rv;
     int i;
@@ -353,13 +449,15 @@ apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
     if ((rv = setup_account(&job)) != APR_SUCCESS) {
         goto out;
     }
-    for (i = 0; i < d->key_types->nelts; i++) {
-        certs[i].type = APR_ARRAY_IDX(d->key_types, i, acme_key_type_e);
-        if ((rv = issue_one(&job, &certs[i])) != APR_SUCCESS) {
-            goto out;
-        }
+    rv = acme_store_mkdirs(acme_store_path(p, store, ACME_AREA_STAGING,
+                                           d->name, NULL), 0700, p);
+    for (i = 0; rv == APR_SUCCESS && i < d->key_types->nelts; i++) {
+        rv = issue_one(&job, APR_ARRAY_IDX(d->key_types, i, acme_key_type_e));
     }
-    if ((rv = stage(&job, certs, d->key_types->nelts)) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
+        goto out;
+    }
+    if ((rv = stage(&job)) != APR_SUCCESS) {
         job.client->error = acme_error_make(p, rv, ACME_FAIL_CONFIG,
             "staging the certificate", "cannot write to the store",
             "check ACMEStoreDir and its permissions");
