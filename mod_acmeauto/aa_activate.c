@@ -88,7 +88,8 @@ static apr_status_t check_member(const char **why, acme_cert_info_t **info,
                                  aa_global_t *g, apr_pool_t *p,
                                  acme_store_area_e area, const aa_domain_t *d,
                                  acme_key_type_e t,
-                                 const apr_array_header_t *names)
+                                 const apr_array_header_t *names,
+                                 const char **ari_id)
 {
     apr_array_header_t *chain;
     EVP_PKEY *key;
@@ -107,6 +108,9 @@ static apr_status_t check_member(const char **why, acme_cert_info_t **info,
     if ((rv = acme_cert_check(why, p, chain, key, names,
                               apr_time_now())) != APR_SUCCESS) {
         return rv;
+    }
+    if (ari_id && acme_cert_ari_id(ari_id, p, chain) != APR_SUCCESS) {
+        *ari_id = NULL;
     }
     return info ? acme_cert_info(info, p, chain) : APR_SUCCESS;
 }
@@ -179,7 +183,7 @@ static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
     for (i = 0; i < types->nelts; i++) {
         acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
         if (check_member(&why, NULL, g, p, ACME_AREA_STAGING, d, t,
-                         d->names) != APR_SUCCESS) {
+                         d->names, NULL) != APR_SUCCESS) {
             reject_staged(g, p, s, d, why);
             return;
         }
@@ -260,16 +264,21 @@ static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
 
     d->live_types = apr_array_make(g->pool, types->nelts,
                                    sizeof(acme_key_type_e));
+    d->ari_ids = apr_table_make(g->pool, types->nelts);
     d->renew_at = 0;
     for (i = 0; i < types->nelts; i++) {
         acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
+        const char *ari_id;
         apr_time_t at;
-        if (check_member(&why, &info, g, p, ACME_AREA_LIVE, d, t, no_names)
-            != APR_SUCCESS) {
+        if (check_member(&why, &info, g, p, ACME_AREA_LIVE, d, t, no_names,
+                         &ari_id) != APR_SUCCESS) {
             complete = 0;
             continue;
         }
         APR_ARRAY_PUSH(d->live_types, acme_key_type_e) = t;
+        if (ari_id) {
+            apr_table_set(d->ari_ids, acme_key_type_name(t), ari_id);
+        }
         for (j = 0; j < d->names->nelts; j++) {
             if (!acme_cert_covers(info, APR_ARRAY_IDX(d->names, j,
                                                       const char *))) {

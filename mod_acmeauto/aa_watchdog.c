@@ -19,6 +19,7 @@
 
 #include "aa_watchdog.h"
 #include "aa_config.h"
+#include "aa_ari.h"
 #include "acme_json.h"
 #include "acme_util.h"
 #include "acme_schedule.h"
@@ -36,6 +37,7 @@ typedef struct {
     apr_time_t next_attempt;
     int restart_noted;
     const char *fingerprint;
+    aa_ari_state_t ari;
 } job_state_t;
 
 typedef struct {
@@ -102,6 +104,7 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
                                                  fp)) {
         return;
     }
+    aa_ari_from_json(&st->ari, json_object_get(j, "ari"), d, ctx->g->pool, p);
     st->failures = (int)json_integer_value(json_object_get(j, "failures"));
     st->next_attempt = apr_time_from_sec(json_integer_value(
         json_object_get(j, "next_attempt")));
@@ -118,6 +121,7 @@ static void save_state(child_ctx_t *ctx, int i, apr_pool_t *p,
         (json_int_t)apr_time_sec(st->next_attempt), "updated",
         (json_int_t)apr_time_sec(apr_time_now())));
 
+    json_object_set_new(j, "ari", aa_ari_to_json(&st->ari));
     if (err) {
         json_object_set_new(j, "last_error", json_pack("{s:s?,s:s?,s:s?,s:s?,"
             "s:i,s:s}", "type", err->type, "detail", err->detail, "activity",
@@ -177,6 +181,8 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
     apr_interval_time_t delay;
 
     spec.server_url = current_server(d, st);
+    /* RFC 9773 §5: a renewal names what it replaces, where the CA has ARI. */
+    spec.replaces = (d->is_live && st->ari.offered) ? d->ari_ids : NULL;
 
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AA_LOGNO(00304)
                  "%s: %s a certificate from %s", d->name,
@@ -198,6 +204,20 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AA_LOGNO(00305)
                  "%s: %s; next attempt in %s", d->name,
                  acme_error_line(p, err), acme_duration_str(p, delay));
+}
+
+static void check_ari(child_ctx_t *ctx, int i, apr_pool_t *p, apr_time_t now)
+{
+    aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+    job_state_t *st = &ctx->states[i];
+    acme_job_env_t env = { server_stopping, job_log, ctx->g->main_server,
+                           0, 0 };
+    acme_domain_spec_t spec = d->spec;
+
+    spec.server_url = current_server(d, st);
+    aa_ari_check(&st->ari, d, &spec, &env, ctx->g->pool, p,
+                 ctx->g->main_server, now);
+    save_state(ctx, i, p, NULL);
 }
 
 /* When the staged certificate set of d was made; 0 if there is none. */
@@ -249,7 +269,11 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     job_state_t *st = &ctx->states[i];
     apr_time_t staged = staged_at(ctx, d, p);
 
-    if (!staged && (!d->is_live || now >= d->renew_at)
+    if (!staged && d->is_live && now >= st->ari.next_check) {
+        check_ari(ctx, i, p, now);
+    }
+    if (!staged && (!d->is_live || now >= d->renew_at
+                    || (st->ari.renew_at && now >= st->ari.renew_at))
         && now >= st->next_attempt) {
         run_domain(ctx, i, p, ctx->g->main_server);
         staged = staged_at(ctx, d, p);
@@ -265,6 +289,13 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     }
     if (d->is_live && d->renew_at > now && d->renew_at < *next) {
         *next = d->renew_at;
+    }
+    if (d->is_live && st->ari.renew_at > now && st->ari.renew_at < *next) {
+        *next = st->ari.renew_at;
+    }
+    if (d->is_live && d->ari_ids && st->ari.next_check > now
+        && st->ari.next_check < *next) {
+        *next = st->ari.next_check;
     }
 }
 

@@ -37,6 +37,7 @@ typedef struct aa_domain_t {
     /* What the parent found at start-up, inherited by the children. */
     int is_live;                     /* some live certificate can be served */
     apr_array_header_t *live_types;  /* key types with a servable live cert */
+    apr_table_t *ari_ids;            /* key type -> RFC 9773 cert ID (live) */
     apr_time_t renew_at;             /* when the job acts; 0: at once (none
                                       * live, or the config asks for more) */
 } aa_domain_t;

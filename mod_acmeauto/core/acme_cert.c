@@ -396,3 +396,30 @@ out:
     X509_free(x);
     return rv;
 }
+
+apr_status_t acme_cert_ari_id(const char **id, apr_pool_t *p,
+                              const apr_array_header_t *chain)
+{
+    X509 *leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    const ASN1_OCTET_STRING *kid = X509_get0_authority_key_id(leaf);
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(leaf);
+    const unsigned char *sb;
+    unsigned char *der;
+    int len;
+
+    if (!kid || !serial || (len = ASN1_STRING_length(serial)) <= 0) {
+        return APR_EINVAL;
+    }
+    /* The DER content of a positive INTEGER has a leading zero byte when
+     * its top bit is set; OpenSSL keeps only the magnitude. */
+    sb = ASN1_STRING_get0_data(serial);
+    der = apr_palloc(p, (apr_size_t)len + 1);
+    der[0] = 0;
+    memcpy(der + 1, sb, (apr_size_t)len);
+    *id = apr_pstrcat(p, acme_b64url_encode(p, ASN1_STRING_get0_data(kid),
+                                            (apr_size_t)ASN1_STRING_length(kid)),
+                      ".", (sb[0] & 0x80)
+                      ? acme_b64url_encode(p, der, (apr_size_t)len + 1)
+                      : acme_b64url_encode(p, sb, (apr_size_t)len), NULL);
+    return APR_SUCCESS;
+}

@@ -35,6 +35,11 @@ apr_status_t acme_cert_check(const char **why, apr_pool_t *p,
                              const apr_array_header_t *chain, EVP_PKEY *key,
                              const apr_array_header_t *names, apr_time_t now);
 
+/* RFC 9773 certificate ID of the chain's leaf: base64url(AKI keyIdentifier)
+ * "." base64url(serial, DER content bytes). APR_EINVAL without an AKI. */
+apr_status_t acme_cert_ari_id(const char **id, apr_pool_t *p,
+                              const apr_array_header_t *chain);
+
 /* 1 if name (lower case) is covered by a SAN, wildcards included. */
 int acme_cert_covers(const acme_cert_info_t *info, const char *name);
 

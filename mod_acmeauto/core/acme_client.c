@@ -280,3 +280,50 @@ int acme_client_pause(acme_client_t *c, apr_interval_time_t d)
     return acme_client_aborted(c);
 }
 
+
+apr_status_t acme_ari_get(acme_ari_t *ari, acme_client_t *c, apr_pool_t *p,
+                          const char *cert_id)
+{
+    const char *activity = apr_psprintf(c->pool, "asking for renewal "
+                                        "information (ARI) of %s", cert_id);
+    const char *url;
+    acme_http_response_t *resp;
+    json_t *doc, *win;
+    apr_status_t rv;
+
+    if ((rv = acme_directory_fetch(c)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!c->dir.renewal_info) {
+        return APR_ENOTIMPL;
+    }
+    url = apr_pstrcat(p, c->dir.renewal_info,
+                      c->dir.renewal_info[strlen(c->dir.renewal_info) - 1]
+                      == '/' ? "" : "/", cert_id, NULL);
+    rv = c->http->request(c->http, &resp, p, "GET", url, NULL, NULL, 0);
+    if (rv != APR_SUCCESS) {
+        return transport_fail(c, rv, activity);
+    }
+    doc = acme_json_parse(p, resp->body, resp->body_len);
+    if (resp->status != 200) {
+        c->error = acme_error_from_problem(c->pool, doc, resp->status,
+                                           apr_pstrdup(c->pool, activity));
+        c->error->retry_after = acme_retry_after(resp, apr_time_now());
+        return APR_EGENERAL;
+    }
+    win = json_object_get(doc, "suggestedWindow");
+    if (acme_parse_rfc3339(&ari->start, acme_json_str(win, "start"))
+        != APR_SUCCESS
+        || acme_parse_rfc3339(&ari->end, acme_json_str(win, "end"))
+        != APR_SUCCESS || ari->end < ari->start) {
+        return acme_client_fail(c, APR_EGENERAL, ACME_FAIL_TRANSIENT, activity,
+                                "the CA sent an invalid suggestedWindow",
+                                NULL);
+    }
+    ari->explanation_url = acme_json_str(doc, "explanationURL");
+    if (ari->explanation_url) {
+        ari->explanation_url = apr_pstrdup(p, ari->explanation_url);
+    }
+    ari->retry_after = acme_retry_after(resp, apr_time_now());
+    return APR_SUCCESS;
+}

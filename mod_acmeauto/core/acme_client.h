@@ -93,8 +93,11 @@ apr_status_t acme_account_register(acme_client_t *c, apr_pool_t *p,
                                    const unsigned char *eab_hmac,
                                    apr_size_t eab_hmac_len);
 
+/* replaces: the ARI certificate ID of the certificate this order renews
+ * (RFC 9773 §5), or NULL. */
 apr_status_t acme_order_new(acme_order_t **order, acme_client_t *c,
-                            apr_pool_t *p, const apr_array_header_t *names);
+                            apr_pool_t *p, const apr_array_header_t *names,
+                            const char *replaces);
 apr_status_t acme_order_get(acme_order_t **order, acme_client_t *c,
                             apr_pool_t *p, const char *url);
 apr_status_t acme_order_parse(acme_order_t **order, apr_pool_t *p,
@@ -122,6 +125,17 @@ apr_status_t acme_order_finalize(acme_order_t **order, acme_client_t *c,
 apr_status_t acme_cert_download(const char **pem, apr_size_t *len,
                                 acme_client_t *c, apr_pool_t *p,
                                 const char *url);
+
+/* RFC 9773 renewal information of one certificate. */
+typedef struct {
+    apr_time_t start, end;          /* the suggested window */
+    const char *explanation_url;    /* may be NULL */
+    apr_interval_time_t retry_after;/* when to ask again; 0: not said */
+} acme_ari_t;
+
+/* GET renewalInfo/<cert_id>. APR_ENOTIMPL when the CA offers no ARI. */
+apr_status_t acme_ari_get(acme_ari_t *ari, acme_client_t *c, apr_pool_t *p,
+                          const char *cert_id);
 
 /* Retry-After header (seconds or HTTP-date) as an interval; 0 if none. */
 apr_interval_time_t acme_retry_after(const acme_http_response_t *resp,

@@ -273,18 +273,40 @@ static apr_status_t resume_order(job_t *job, acme_key_type_e t,
     return APR_ENOENT;
 }
 
+static int refused_replaces(const acme_client_t *c)
+{
+    const acme_error_t *e = c->error;
+
+    return e && e->http_status >= 400 && e->http_status < 500
+        && e->http_status != 429
+        && !(e->type && (!strcmp(e->type, "badNonce")
+                         || !strcmp(e->type, "rateLimited")));
+}
+
 static apr_status_t open_order(job_t *job, acme_key_type_e t, acme_order_t **o)
 {
+    const char *replaces;
     json_t *j;
     apr_status_t rv;
 
     if (resume_order(job, t, o) == APR_SUCCESS) {
         return APR_SUCCESS;
     }
-    job_log(job, 2, "ordering a %s certificate for %s", acme_key_type_name(t),
-            acme_str_join(job->p, job->d->names, ", "));
-    if ((rv = acme_order_new(o, job->client, job->p, job->d->names))
-        != APR_SUCCESS) {
+    replaces = job->d->replaces
+        ? apr_table_get(job->d->replaces, acme_key_type_name(t)) : NULL;
+    job_log(job, 2, "ordering a %s certificate for %s%s%s",
+            acme_key_type_name(t), acme_str_join(job->p, job->d->names, ", "),
+            replaces ? " to replace " : "", replaces ? replaces : "");
+    rv = acme_order_new(o, job->client, job->p, job->d->names, replaces);
+    if (rv != APR_SUCCESS && replaces && refused_replaces(job->client)) {
+        /* RFC 9773 §5: a CA may refuse "replaces"; the renewal must not
+         * fail for that. */
+        job_log(job, 1, "the CA refused the order as a replacement of %s "
+                "(%s); ordering without", replaces,
+                job->client->error->detail);
+        rv = acme_order_new(o, job->client, job->p, job->d->names, NULL);
+    }
+    if (rv != APR_SUCCESS) {
         return rv;
     }
     j = acme_json_pool_own(job->p, json_pack("{s:s,s:s,s:s,s:I}", "url",
@@ -419,33 +441,60 @@ static apr_status_t stage(job_t *job)
         ACME_AREA_STAGING, d->name, "staged.json"), meta, 0600, job->p);
 }
 
+static apr_status_t job_init(job_t *job, acme_error_t **err)
+{
+    const acme_job_env_t *env = job->env;
+    acme_http_t *http;
+    apr_status_t rv;
+
+    *err = NULL;
+    job->tokens = apr_array_make(job->p, 4, sizeof(const char *));
+    if ((rv = acme_http_curl_create(&http, job->p, job->d->ca_file,
+                                    "mod_acmeauto/0.1")) != APR_SUCCESS
+        || (rv = acme_client_create(&job->client, job->p, http,
+                                    job->d->server_url)) != APR_SUCCESS) {
+        *err = acme_error_make(job->p, rv, ACME_FAIL_TRANSIENT, "starting",
+                               "no HTTP client", NULL);
+        return rv;
+    }
+    job->client->should_abort = env->should_abort;
+    job->client->abort_baton = env->baton;
+    http->should_abort = env->should_abort;
+    http->abort_baton = env->baton;
+    if (env->poll_interval) job->client->poll_interval = env->poll_interval;
+    if (env->poll_timeout) job->client->poll_timeout = env->poll_timeout;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_job_ari(acme_ari_t *ari, acme_error_t **err, apr_pool_t *p,
+                          const acme_domain_spec_t *d, const char *cert_id,
+                          const acme_job_env_t *env)
+{
+    job_t job = { p, d, NULL, env, NULL, NULL };
+    apr_status_t rv;
+
+    if ((rv = job_init(&job, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = acme_ari_get(ari, job.client, p, cert_id);
+    if (rv != APR_SUCCESS && rv != APR_ENOTIMPL) {
+        *err = job.client->error;
+    }
+    return rv;
+}
+
 apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
                             const acme_domain_spec_t *d,
                             const acme_store_t *store,
                             const acme_job_env_t *env)
 {
     job_t job = { p, d, store, env, NULL, NULL };
-    acme_http_t *http;
     apr_status_t rv;
     int i;
 
-    *err = NULL;
-    job.tokens = apr_array_make(p, 4, sizeof(const char *));
-    if ((rv = acme_http_curl_create(&http, p, d->ca_file,
-                                    "mod_acmeauto/0.1")) != APR_SUCCESS
-        || (rv = acme_client_create(&job.client, p, http,
-                                    d->server_url)) != APR_SUCCESS) {
-        *err = acme_error_make(p, rv, ACME_FAIL_TRANSIENT, "starting", "no "
-                               "HTTP client", NULL);
+    if ((rv = job_init(&job, err)) != APR_SUCCESS) {
         return rv;
     }
-    job.client->should_abort = env->should_abort;
-    job.client->abort_baton = env->baton;
-    http->should_abort = env->should_abort;
-    http->abort_baton = env->baton;
-    if (env->poll_interval) job.client->poll_interval = env->poll_interval;
-    if (env->poll_timeout) job.client->poll_timeout = env->poll_timeout;
-
     if ((rv = setup_account(&job)) != APR_SUCCESS) {
         goto out;
     }

@@ -9,6 +9,7 @@
 #include "acme_problem.h"
 #include "acme_store.h"
 #include "acme_crypto.h"
+#include "acme_client.h"
 
 typedef struct {
     const char *name;                 /* the domain's first name: its id */
@@ -22,6 +23,8 @@ typedef struct {
     int tos_agreed;                   /* ACMEAgreeTOS on or a URL */
     const char *tos_url;              /* the URL given to ACMEAgreeTOS */
     const char *ca_file;              /* trust anchors for the CA, or NULL */
+    apr_table_t *replaces;            /* key type name -> ARI cert ID of the
+                                       * certificate being renewed; or NULL */
 } acme_domain_spec_t;
 
 typedef struct {
@@ -41,6 +44,12 @@ apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
                             const acme_domain_spec_t *d,
                             const acme_store_t *store,
                             const acme_job_env_t *env);
+
+/* Asks the CA for renewal information (RFC 9773) about cert_id.
+ * APR_ENOTIMPL when the CA offers no ARI. */
+apr_status_t acme_job_ari(acme_ari_t *ari, acme_error_t **err, apr_pool_t *p,
+                          const acme_domain_spec_t *d, const char *cert_id,
+                          const acme_job_env_t *env);
 
 /* Directory name of the account for a CA URL under accounts/. In p. */
 const char *acme_job_account_id(apr_pool_t *p, const char *server_url);

@@ -56,7 +56,8 @@ static apr_status_t bad_document(acme_client_t *c, const char *activity,
 }
 
 apr_status_t acme_order_new(acme_order_t **order, acme_client_t *c,
-                            apr_pool_t *p, const apr_array_header_t *names)
+                            apr_pool_t *p, const apr_array_header_t *names,
+                            const char *replaces)
 {
     const char *activity = apr_psprintf(c->pool, "creating an order for %s",
                                         acme_str_join(p, names, ", "));
@@ -71,6 +72,9 @@ apr_status_t acme_order_new(acme_order_t **order, acme_client_t *c,
             "value", APR_ARRAY_IDX(names, i, const char *)));
     }
     json_object_set_new(payload, "identifiers", ids);
+    if (replaces) {
+        json_object_set_new(payload, "replaces", json_string(replaces));
+    }
     if ((rv = acme_directory_fetch(c)) != APR_SUCCESS
         || (rv = acme_post(c, &resp, &doc, p, c->dir.new_order, payload,
                            activity)) != APR_SUCCESS) {

@@ -224,3 +224,65 @@ const char *acme_str_join(apr_pool_t *p, const apr_array_header_t *a,
     }
     return s;
 }
+
+/* Reads exactly n digits. */
+static int digits(const char **s, int n, int *out)
+{
+    int v = 0;
+
+    while (n-- > 0) {
+        if (!apr_isdigit(**s)) {
+            return 0;
+        }
+        v = v * 10 + (*(*s)++ - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+apr_status_t acme_parse_rfc3339(apr_time_t *out, const char *s)
+{
+    apr_time_exp_t tm;
+    int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+    apr_time_t t;
+
+    memset(&tm, 0, sizeof(tm));
+    if (!s || !digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo)
+        || *s++ != '-' || !digits(&s, 2, &d) || (*s != 'T' && *s != 't')
+        || !++s || !digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi)
+        || *s++ != ':' || !digits(&s, 2, &sec)) {
+        return APR_EINVAL;
+    }
+    if (*s == '.') {
+        for (s++; apr_isdigit(*s); s++) {
+            ;    /* sub-second precision does not matter here */
+        }
+    }
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    }
+    else if (*s == '+' || *s == '-') {
+        sign = (*s++ == '-') ? -1 : 1;
+        if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om)) {
+            return APR_EINVAL;
+        }
+    }
+    else {
+        return APR_EINVAL;
+    }
+    if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59
+        || sec > 60 || oh > 23 || om > 59) {
+        return APR_EINVAL;
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec > 59 ? 59 : sec;
+    if (apr_time_exp_gmt_get(&t, &tm) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    *out = t - sign * apr_time_from_sec(oh * 3600 + om * 60);
+    return APR_SUCCESS;
+}

@@ -27,6 +27,10 @@ apr_status_t acme_parse_int64(apr_int64_t *out, const char *s,
                               apr_int64_t min, apr_int64_t max);
 /* "90", "90s", "15m", "12h", "7d" (no suffix: seconds). */
 apr_status_t acme_parse_duration(apr_interval_time_t *out, const char *s);
+/* RFC 3339 timestamp ("2026-11-26T12:00:00Z", fractions and offsets
+ * allowed), strictly. */
+apr_status_t acme_parse_rfc3339(apr_time_t *out, const char *s);
+
 /* "2h 3m" style text for logs; lives in p. */
 const char *acme_duration_str(apr_pool_t *p, apr_interval_time_t d);
 

@@ -1,7 +1,8 @@
 """pytest fixtures for the mod_acmeauto integration tests.
 
 Session fixtures: `workdir`, `pki`, `challtestsrv`, `pebble`, `pebble_factory`.
-Function fixture: `apache` (a factory of harness.Apache, stopped at teardown).
+Function fixtures: `apache` (a factory of harness.Apache, stopped at teardown),
+`faultproxy` (faultproxy.FaultProxy in front of `pebble`).
 
 Environment:
   ACMEAUTO_MODULE      path of mod_acmeauto.so (default: <repo>/mod_acmeauto/.libs/mod_acmeauto.so)
@@ -166,6 +167,20 @@ def apache(request, workdir, pki):
         a.stop()
 
 
+@pytest.fixture
+def faultproxy(request, pebble, pki):
+    """A started faultproxy.FaultProxy in front of the session pebble, stopped
+    at teardown: apache(conf, acme_server=faultproxy.directory_url).  Controls:
+    ari()/ari_off(), fail_next(), down(), reject_replaces(); request log in
+    .log / .entries(kind=...).  Its log is shown in a failed test's report.
+    (For another Pebble: FaultProxy(p.directory_url, pki).start() and stop().)"""
+    from faultproxy import FaultProxy
+    proxy = FaultProxy(pebble.directory_url, pki).start()
+    request.node._acmeauto_faultproxy = proxy
+    yield proxy
+    proxy.stop()
+
+
 @pytest.fixture(autouse=True)
 def _log_marks(request):
     """Remember where the session logs stood when the test began."""
@@ -192,6 +207,10 @@ def pytest_runtest_makereport(item, call):
         err = read_text(a.stderr_path)
         if err.strip():
             rep.sections.append(("apache %s stderr" % a.root, tail(err, 30)))
+    proxy = getattr(item, "_acmeauto_faultproxy", None)
+    if proxy is not None:
+        rep.sections.append(("faultproxy %s request log" % proxy.origin,
+                             proxy.format_log(200) or "(empty)"))
     marks = getattr(item, "_acmeauto_log_marks", {})
     for label, path in harness.SESSION_LOGS.items():
         text = read_text(path)[marks.get(path, 0):]

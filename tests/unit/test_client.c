@@ -565,7 +565,7 @@ START_TEST(order_new_parses_order)
     r = fake_push(f, 201, CT_JSON, order_json);
     r->location = "https://ca.test/order/1";
     r->nonce = "nonceAfterOrder";
-    ck_assert(acme_order_new(&o, c, test_pool, two_names()) == APR_SUCCESS);
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL) == APR_SUCCESS);
     ck_assert_str_eq(o->url, "https://ca.test/order/1");
     ck_assert_str_eq(o->status, "pending");
     ck_assert_str_eq(o->finalize_url, "https://ca.test/finalize/1");
@@ -598,7 +598,7 @@ START_TEST(order_new_without_location_is_an_error)
     acme_order_t *o = NULL;
 
     fake_push(f, 201, CT_JSON, order_json);
-    ck_assert(acme_order_new(&o, c, test_pool, two_names()) != APR_SUCCESS);
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL) != APR_SUCCESS);
     assert_has(c->error->detail, "order");
 }
 END_TEST
@@ -610,7 +610,7 @@ START_TEST(order_new_needs_account)
     acme_order_t *o = NULL;
 
     c->account_url = NULL;
-    ck_assert(acme_order_new(&o, c, test_pool, two_names()) != APR_SUCCESS);
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL) != APR_SUCCESS);
     ck_assert_int_eq(f->nrequests, 0);
 }
 END_TEST
