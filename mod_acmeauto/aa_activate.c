@@ -10,6 +10,7 @@
 #include <unixd.h>
 
 #include "aa_activate.h"
+#include "aa_notify.h"
 #include "acme_cert.h"
 #include "acme_json.h"
 #include "acme_schedule.h"
@@ -214,6 +215,7 @@ static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
     }
     acme_store_remove_dir(acme_store_path(p, g->store, ACME_AREA_STAGING,
                                           d->name, NULL), p);
+    aa_notify_mark_installed(g, d, p);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00104)
                  "%s: new certificate activated for %s", d->name,
                  acme_str_join(p, d->names, ", "));
@@ -265,11 +267,12 @@ static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
     d->live_types = apr_array_make(g->pool, types->nelts,
                                    sizeof(acme_key_type_e));
     d->ari_ids = apr_table_make(g->pool, types->nelts);
+    d->expiring_at = 0;
     d->renew_at = 0;
     for (i = 0; i < types->nelts; i++) {
         acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
         const char *ari_id;
-        apr_time_t at;
+        apr_time_t at, expiring;
         if (check_member(&why, &info, g, p, ACME_AREA_LIVE, d, t, no_names,
                          &ari_id) != APR_SUCCESS) {
             complete = 0;
@@ -287,6 +290,11 @@ static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
         }
         at = acme_renew_time(info->not_before, info->not_after, d->renew_pct,
                              d->renew_left);
+        expiring = acme_renew_time(info->not_before, info->not_after,
+                                   ACME_EMERGENCY_PCT, 0);
+        if (!d->expiring_at || expiring < d->expiring_at) {
+            d->expiring_at = expiring;
+        }
         if (!d->renew_at || at < d->renew_at) {
             d->renew_at = at;
         }

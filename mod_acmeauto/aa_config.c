@@ -56,6 +56,7 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->activation_delay = add->activation_delay != AA_UNSET
         ? add->activation_delay : base->activation_delay;
     sc->ca_file = add->ca_file ? add->ca_file : base->ca_file;
+    sc->notify_cmd = add->notify_cmd ? add->notify_cmd : base->notify_cmd;
     sc->store_dir = base->store_dir;
     sc->check_interval = base->check_interval;
     sc->domains = add->domains;    /* a domain belongs to where it is written */
@@ -427,6 +428,32 @@ static const char *set_challenges(cmd_parms *cmd, void *dc, int argc,
     return NULL;
 }
 
+static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc,
+                                  char *const argv[])
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    const char *path;
+    apr_finfo_t fi;
+    int i;
+
+    if (argc < 1) {
+        return "ACMENotifyCmd needs the path of a program";
+    }
+    path = ap_server_root_relative(cmd->pool, argv[0]);
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT,
+                          cmd->pool) != APR_SUCCESS
+        || fi.filetype != APR_REG || !(fi.protection & APR_FPROT_WEXECUTE)) {
+        return bad(cmd, argv[0], "is not a program that everybody may run "
+                   "(the command runs as the server's User)");
+    }
+    sc->notify_cmd = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    APR_ARRAY_PUSH(sc->notify_cmd, const char *) = path;
+    for (i = 1; i < argc; i++) {
+        APR_ARRAY_PUSH(sc->notify_cmd, const char *) = argv[i];
+    }
+    return NULL;
+}
+
 const command_rec aa_directives[] = {
     AP_INIT_TAKE_ARGV("ACMEServer", set_server, NULL, RSRC_CONF,
         "ACME directory URL(s), tried in order"),
@@ -456,6 +483,8 @@ const command_rec aa_directives[] = {
         RSRC_CONF, "Hold a renewed certificate back this long after issuance"),
     AP_INIT_TAKE_ARGV("ACMEChallenges", set_challenges, NULL, RSRC_CONF,
         "Challenge types in order of preference (http-01)"),
+    AP_INIT_TAKE_ARGV("ACMENotifyCmd", set_notify_cmd, NULL, RSRC_CONF,
+        "Program run as PATH ARG... EVENT NAME on certificate events"),
     { NULL }
 };
 
@@ -534,6 +563,7 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     }
     d->activation_delay = sc->activation_delay != AA_UNSET
         ? sc->activation_delay : 0;
+    d->notify_cmd = sc->notify_cmd;
     d->retry_delay = sc->retry_delay != AA_UNSET ? sc->retry_delay
                                                  : AA_DEFAULT_RETRY_DELAY;
 }

@@ -20,6 +20,7 @@
 #include "aa_watchdog.h"
 #include "aa_config.h"
 #include "aa_ari.h"
+#include "aa_notify.h"
 #include "acme_json.h"
 #include "acme_util.h"
 #include "acme_schedule.h"
@@ -38,6 +39,8 @@ typedef struct {
     int restart_noted;
     const char *fingerprint;
     aa_ari_state_t ari;
+    aa_notify_state_t notify;
+    json_t *last_error;       /* kept until the next success */
 } job_state_t;
 
 typedef struct {
@@ -105,6 +108,10 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
         return;
     }
     aa_ari_from_json(&st->ari, json_object_get(j, "ari"), d, ctx->g->pool, p);
+    aa_notify_from_json(&st->notify, json_object_get(j, "notified"));
+    if (json_is_object(json_object_get(j, "last_error"))) {
+        st->last_error = json_incref(json_object_get(j, "last_error"));
+    }
     st->failures = (int)json_integer_value(json_object_get(j, "failures"));
     st->next_attempt = apr_time_from_sec(json_integer_value(
         json_object_get(j, "next_attempt")));
@@ -122,12 +129,22 @@ static void save_state(child_ctx_t *ctx, int i, apr_pool_t *p,
         (json_int_t)apr_time_sec(apr_time_now())));
 
     json_object_set_new(j, "ari", aa_ari_to_json(&st->ari));
+    json_object_set_new(j, "notified", aa_notify_to_json(&st->notify));
     if (err) {
-        json_object_set_new(j, "last_error", json_pack("{s:s?,s:s?,s:s?,s:s?,"
-            "s:i,s:s}", "type", err->type, "detail", err->detail, "activity",
+        json_decref(st->last_error);
+        st->last_error = json_pack("{s:s?,s:s?,s:s?,s:s?,s:i,s:s,s:I}",
+            "type", err->type, "detail", err->detail, "activity",
             err->activity, "hint", err->hint, "http_status", err->http_status,
             "kind", err->kind == ACME_FAIL_CONFIG ? "configuration"
-                                                  : "transient"));
+                                                  : "transient",
+            "at", (json_int_t)apr_time_sec(apr_time_now()));
+    }
+    else if (!st->failures && st->last_error) {
+        json_decref(st->last_error);
+        st->last_error = NULL;
+    }
+    if (st->last_error) {
+        json_object_set(j, "last_error", st->last_error);
     }
     acme_store_write_json(state_path(p, ctx->g, d), j, 0644, p);
 }
@@ -190,6 +207,8 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
     if (acme_job_issue(&err, p, &spec, ctx->g->store, &env) == APR_SUCCESS) {
         st->failures = 0;
         st->next_attempt = 0;
+        aa_notify(&st->notify, d, d->is_live ? AA_EV_RENEWED : AA_EV_ISSUED,
+                  p, s);
         save_state(ctx, i, p, NULL);
         return;
     }
@@ -199,6 +218,7 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
     st->failures++;
     delay = backoff(d, st, err);
     st->next_attempt = apr_time_now() + delay;
+    aa_notify(&st->notify, d, AA_EV_ERRORED, p, s);
     save_state(ctx, i, p, err);
     /* The line says it all; an errno prefix would only mislead. */
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AA_LOGNO(00305)
@@ -272,6 +292,9 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     if (!staged && d->is_live && now >= st->ari.next_check) {
         check_ari(ctx, i, p, now);
     }
+    if (d->is_live && d->expiring_at && now >= d->expiring_at) {
+        aa_notify(&st->notify, d, AA_EV_EXPIRING, p, ctx->g->main_server);
+    }
     if (!staged && (!d->is_live || now >= d->renew_at
                     || (st->ari.renew_at && now >= st->ari.renew_at))
         && now >= st->next_attempt) {
@@ -307,7 +330,13 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
 
     if (state == AP_WATCHDOG_STATE_STARTING) {
         for (i = 0; i < ctx->g->domains->nelts; i++) {
+            aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
             load_state(ctx, i, ptemp);
+            if (aa_notify_take_installed(ctx->g, d, ptemp)) {
+                aa_notify(&ctx->states[i].notify, d, AA_EV_INSTALLED, ptemp,
+                          ctx->g->main_server);
+                save_state(ctx, i, ptemp, NULL);
+            }
         }
         return APR_SUCCESS;
     }

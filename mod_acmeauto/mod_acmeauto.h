@@ -34,10 +34,12 @@ typedef struct aa_domain_t {
     int renew_pct;                   /* renew with this % of lifetime left */
     apr_interval_time_t renew_left;  /* ... or this much time (if > 0) */
     apr_interval_time_t activation_delay;
+    apr_array_header_t *notify_cmd;  /* ACMENotifyCmd argv, or NULL */
     /* What the parent found at start-up, inherited by the children. */
     int is_live;                     /* some live certificate can be served */
     apr_array_header_t *live_types;  /* key types with a servable live cert */
     apr_table_t *ari_ids;            /* key type -> RFC 9773 cert ID (live) */
+    apr_time_t expiring_at;          /* when "expiring" is due; 0: none */
     apr_time_t renew_at;             /* when the job acts; 0: at once (none
                                       * live, or the config asks for more) */
 } aa_domain_t;
@@ -59,6 +61,7 @@ typedef struct {
     apr_interval_time_t renew_left;  /* AA_UNSET, or a duration */
     apr_interval_time_t activation_delay;
     int challenges_set;              /* ACMEChallenges seen */
+    apr_array_header_t *notify_cmd;  /* ACMENotifyCmd argv */
     const char *ca_file;
     const char *store_dir;           /* main server only */
     apr_interval_time_t check_interval; /* main server only */

@@ -110,22 +110,25 @@ def pebble(workdir, pki, challtestsrv):
 @pytest.fixture(scope="session")
 def pebble_factory(workdir, pki, challtestsrv):
     """Start an extra Pebble with environment overrides, e.g.
-    pebble_factory(env={"PEBBLE_WFE_NONCEREJECT": "90"}).  Extra instances
+    pebble_factory(env={"PEBBLE_WFE_NONCEREJECT": "90"}), or with extra keys
+    of Pebble's config: pebble_factory(config={"certificateValidityPeriod":
+    120}) for 2-minute certificates.  Extra instances
     listen on 14100+10*i / 15100+10*i; pass it to apache(..., pebble=p).
     The same arguments return the same instance; all are stopped at session
     end."""
     made = []
     by_env = {}
 
-    def factory(env=None, eab_keys=None):
-        key = (tuple(sorted((env or {}).items())), tuple(sorted((eab_keys or {}).items())))
+    def factory(env=None, eab_keys=None, config=None):
+        key = (tuple(sorted((env or {}).items())), tuple(sorted((eab_keys or {}).items())),
+               tuple(sorted((config or {}).items())))
         if key in by_env:
             return by_env[key]
         i = len(made) + 1
         p = Pebble(os.path.join(workdir, "pebble-%d" % i), pki, dns_port=challtestsrv.dns_port,
                    port=harness.PEBBLE_PORT + 100 + 10 * i,
                    mgmt_port=harness.PEBBLE_MGMT_PORT + 100 + 10 * i,
-                   eab_keys=eab_keys, env=env, name="pebble-%d" % i)
+                   eab_keys=eab_keys, env=env, name="pebble-%d" % i, config=config)
         made.append(p)
         p.start()
         by_env[key] = p

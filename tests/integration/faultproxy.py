@@ -22,9 +22,11 @@ rewritten to the proxy's origin.
 
 Controls (thread-safe, affect subsequent requests):
   ari(start, end, retry_after=None, explanation_url=None, cert_id=None)
+      (cert_id may also be a predicate: callable(certID) -> bool)
   ari_off()
   fail_next(n, status=503, retry_after=None, body=None,
             content_type="application/problem+json", path_prefix=None, ...)
+  delay_next(n, seconds, kind=None, path_prefix=None, method=None)
   clear_faults()
   down(True|False, mode="drop"|"reset"|"502")
   reject_replaces(True|False)
@@ -38,7 +40,8 @@ extra attributes: kind ("newOrder", "newNonce", "order", "authz", "challenge",
 "finalize", "cert", "account", "directory", "renewalInfo", ...), protected
 (decoded JWS protected header or None), post_as_get, injected (None or what
 answered instead of Pebble: "fail", "down", "ari", "reject_replaces",
-"upstream-error"), wall (time.time()), cert_id (for renewalInfo).
+"upstream-error"), delayed (seconds a delay_next() held it before forwarding,
+or None), wall (time.time()), cert_id (for renewalInfo).
 """
 
 import base64
@@ -163,9 +166,10 @@ class LogEntry(namedtuple("LogEntry", "method path status payload time")):
     """(method, path, status, payload, time) plus attributes (see module doc)."""
 
     def __repr__(self):
-        return "LogEntry(%s %s -> %s kind=%s%s%s)" % (
+        return "LogEntry(%s %s -> %s kind=%s%s%s%s)" % (
             self.method, self.path, self.status, getattr(self, "kind", None),
             " injected=%s" % self.injected if getattr(self, "injected", None) else "",
+            " delayed=%ss" % self.delayed if getattr(self, "delayed", None) else "",
             " payload=%s" % json.dumps(self.payload)[:200] if self.payload is not None else "")
 
 
@@ -292,7 +296,9 @@ class FaultProxy:
         self._reject_replaces = False
         self._ari = None
         self._ari_by_id = {}
+        self._ari_preds = []
         self._ari_asked = []
+        self._delays = []
         self._kinds = dict(_PEBBLE_KINDS)
         self._conns = set()
         self._server = None
@@ -345,11 +351,18 @@ class FaultProxy:
             cert_id=None):
         """Advertise renewalInfo in the directory and answer GET
         /renewal-info/<certID> with this window (for one certID only, if
-        given; the general window otherwise)."""
+        given; the general window otherwise).  cert_id may be a predicate
+        (callable taking the asked certID), e.g. to give the window to the
+        first certificate the client asks about without knowing its ID
+        beforehand; predicates are tried after exact IDs, in order."""
         w = {"start": rfc3339(window_start), "end": rfc3339(window_end),
              "retry_after": retry_after, "explanation_url": explanation_url}
         with self._lock:
-            if cert_id is not None:
+            if callable(cert_id):
+                self._ari_preds.append((cert_id, w))
+                if self._ari is None:
+                    self._ari = {}
+            elif cert_id is not None:
                 self._ari_by_id[cert_id] = w
                 if self._ari is None:
                     self._ari = {}
@@ -360,6 +373,7 @@ class FaultProxy:
         with self._lock:
             self._ari = None
             self._ari_by_id = {}
+            self._ari_preds = []
 
     @property
     def ari_requests(self):
@@ -382,9 +396,21 @@ class FaultProxy:
             self._faults.append(f)
         return f
 
+    def delay_next(self, n, seconds, kind=None, path_prefix=None, method=None):
+        """The next n matching requests are held `seconds` before being
+        forwarded to Pebble as usual (a slow CA, e.g. to kill the client in
+        the middle of a request).  A request still held when its client went
+        away is forwarded all the same."""
+        f = _Fault(n, None, None, None, None, path_prefix, method, kind, None, False, None)
+        f.seconds = seconds
+        with self._lock:
+            self._delays.append(f)
+        return f
+
     def clear_faults(self):
         with self._lock:
             self._faults = []
+            self._delays = []
 
     def pending_faults(self):
         with self._lock:
@@ -472,7 +498,7 @@ class FaultProxy:
     # ------------------------------------------------------------ internals
 
     def _append(self, entry, **attrs):
-        for k in ("kind", "protected", "post_as_get", "injected", "cert_id"):
+        for k in ("kind", "protected", "post_as_get", "injected", "cert_id", "delayed"):
             attrs.setdefault(k, None)
         attrs.setdefault("wall", time.time())
         entry.__dict__.update(attrs)
@@ -498,13 +524,14 @@ class FaultProxy:
         with self._lock:
             return self._down
 
-    def _take_fault(self, method, path, kind):
+    def _take_fault(self, method, path, kind, faults=None):
         with self._lock:
-            for f in self._faults:
+            faults = self._faults if faults is None else faults
+            for f in faults:
                 if f.n > 0 and f.matches(method, path, kind):
                     f.n -= 1
                     if f.n <= 0:
-                        self._faults.remove(f)
+                        faults.remove(f)
                     return f
         return None
 
@@ -603,6 +630,7 @@ class FaultProxy:
             reject = self._reject_replaces
             ari = self._ari
             ari_by_id = dict(self._ari_by_id)
+            ari_preds = list(self._ari_preds)
 
         if is_down:
             if down_mode == "502":
@@ -618,6 +646,12 @@ class FaultProxy:
                 except OSError:
                     pass
             return
+
+        with self._lock:
+            delay = self._take_fault(method, path, kind, self._delays)
+        if delay is not None:
+            attrs["delayed"] = delay.seconds
+            time.sleep(delay.seconds)
 
         fault = self._take_fault(method, path, kind)
         if fault is not None:
@@ -643,7 +677,12 @@ class FaultProxy:
                 return
             with self._lock:
                 self._ari_asked.append(cid)
-            w = ari_by_id.get(cid) or (ari if ari.get("start") else None)
+            w = ari_by_id.get(cid)
+            for pred, pw in ari_preds:
+                if w is None and pred(cid):
+                    w = pw
+            if w is None and ari.get("start"):
+                w = ari
             if not cid or "." not in cid or w is None:
                 done(404, "ari", cert_id=cid)
                 self._problem(h, 404, "malformed", "unknown certID %r" % cid, head=head)

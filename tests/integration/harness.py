@@ -543,7 +543,7 @@ class Pebble:
 
     def __init__(self, directory, pki, dns_port=DNS_PORT, port=PEBBLE_PORT,
                  mgmt_port=PEBBLE_MGMT_PORT, http_port=HTTP_PORT, tls_port=TLS_ALPN_PORT,
-                 eab_keys=None, env=None, name="pebble"):
+                 eab_keys=None, env=None, name="pebble", config=None):
         self.dir = mkdir(directory)
         self.pki = pki
         self.name = name
@@ -555,6 +555,8 @@ class Pebble:
         self.eab = dict(eab_keys or make_eab_keys())
         self.env = {"PEBBLE_VA_NOSLEEP": "1"}
         self.env.update(env or {})
+        # extra keys of Pebble's config, e.g. {"certificateValidityPeriod": 120}
+        self.extra_config = dict(config or {})
         self.directory_url = "https://%s:%d/dir" % (LOOPBACK, port)
         self.config_path = os.path.join(self.dir, "pebble-config.json")
         self.log_path = os.path.join(self.dir, "pebble.log")
@@ -580,6 +582,7 @@ class Pebble:
             "externalAccountBindingRequired": True,
             "externalAccountMACKeys": self.eab,
         }}
+        cfg["pebble"].update(self.extra_config)
         write_file(self.config_path, json.dumps(cfg, indent=2) + "\n", mode=0o600)
 
     def start(self, timeout=30.0):
