@@ -119,11 +119,23 @@ apr_status_t acme_directory_fetch(acme_client_t *c)
         goto out;
     }
     doc = acme_json_parse(tmp, resp->body, resp->body_len);
-    if (resp->status != 200 || !doc) {
+    if (resp->status != 200) {
+        /* 503 or 429 with Retry-After: the CA is busy, not misconfigured. */
+        c->error = acme_error_from_problem(c->pool, doc, resp->status,
+                                           apr_pstrdup(c->pool, activity));
+        c->error->retry_after = acme_retry_after(resp, apr_time_now());
+        if (resp->status == 404) {
+            c->error->hint = "check that ACMEServer is the CA's ACME "
+                             "directory URL";
+        }
+        rv = APR_EGENERAL;
+        goto out;
+    }
+    if (!doc) {
         rv = acme_client_fail(c, APR_EGENERAL, ACME_FAIL_TRANSIENT, activity,
-                  apr_psprintf(tmp, "HTTP %d, %s", resp->status,
-                               doc ? "not a directory" : "no JSON document"),
-                  "check that ACMEServer is the CA's ACME directory URL");
+                              "the answer is not a JSON document",
+                              "check that ACMEServer is the CA's ACME "
+                              "directory URL");
         goto out;
     }
     if ((rv = acme_directory_parse(&c->dir, c->pool, doc)) != APR_SUCCESS) {
