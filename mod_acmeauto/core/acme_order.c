@@ -218,6 +218,23 @@ static apr_interval_time_t poll_delay(acme_client_t *c,
     return d > POLL_MAX_WAIT ? POLL_MAX_WAIT : d;
 }
 
+/* Between two polls: gives up at the deadline (a per-job bound on orders
+ * stuck in "processing"), or when the server is stopping. */
+static apr_status_t poll_pause(acme_client_t *c,
+                               const acme_http_response_t *resp,
+                               apr_time_t deadline, const char *activity)
+{
+    if (apr_time_now() > deadline) {
+        return acme_client_fail(c, APR_TIMEUP, ACME_FAIL_TRANSIENT, activity,
+                                "the CA did not finish in time", NULL);
+    }
+    if (acme_client_pause(c, poll_delay(c, resp))) {
+        return acme_client_fail(c, APR_EINTR, ACME_FAIL_TRANSIENT, activity,
+                                "interrupted", NULL);
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t acme_authz_wait(acme_authz_t **authz, acme_client_t *c,
                              apr_pool_t *p, const char *url)
 {
@@ -243,14 +260,8 @@ apr_status_t acme_authz_wait(acme_authz_t **authz, acme_client_t *c,
             && strcmp((*authz)->status, "processing")) {
             return authz_failed(c, *authz, doc, activity);
         }
-        if (apr_time_now() > deadline) {
-            return acme_client_fail(c, APR_TIMEUP, ACME_FAIL_TRANSIENT,
-                                    activity, "the CA did not validate in "
-                                    "time", NULL);
-        }
-        if (acme_client_pause(c, poll_delay(c, resp))) {
-            return acme_client_fail(c, APR_EINTR, ACME_FAIL_TRANSIENT,
-                                    activity, "interrupted", NULL);
+        if ((rv = poll_pause(c, resp, deadline, activity)) != APR_SUCCESS) {
+            return rv;
         }
     }
 }
@@ -288,14 +299,8 @@ apr_status_t acme_order_wait(acme_order_t **order, acme_client_t *c,
                                             (*order)->status, c->error->detail);
             return APR_EGENERAL;
         }
-        if (apr_time_now() > deadline) {
-            return acme_client_fail(c, APR_TIMEUP, ACME_FAIL_TRANSIENT,
-                                    activity, "the CA did not finish the "
-                                    "order in time", NULL);
-        }
-        if (acme_client_pause(c, poll_delay(c, resp))) {
-            return acme_client_fail(c, APR_EINTR, ACME_FAIL_TRANSIENT,
-                                    activity, "interrupted", NULL);
+        if ((rv = poll_pause(c, resp, deadline, activity)) != APR_SUCCESS) {
+            return rv;
         }
     }
 }
