@@ -400,9 +400,11 @@ out:
 apr_status_t acme_cert_ari_id(const char **id, apr_pool_t *p,
                               const apr_array_header_t *chain)
 {
-    X509 *leaf = APR_ARRAY_IDX(chain, 0, X509 *);
-    const ASN1_OCTET_STRING *kid = X509_get0_authority_key_id(leaf);
-    const ASN1_INTEGER *serial = X509_get0_serialNumber(leaf);
+    X509 *leaf = (chain && chain->nelts) ? APR_ARRAY_IDX(chain, 0, X509 *)
+                                         : NULL;
+    const ASN1_OCTET_STRING *kid = leaf ? X509_get0_authority_key_id(leaf)
+                                        : NULL;
+    const ASN1_INTEGER *serial = leaf ? X509_get0_serialNumber(leaf) : NULL;
     const unsigned char *sb;
     unsigned char *der;
     int len;

@@ -332,7 +332,8 @@ apr_status_t acme_ari_get(acme_ari_t *ari, acme_client_t *c, apr_pool_t *p,
                                 "the CA sent an invalid suggestedWindow",
                                 NULL);
     }
-    ari->explanation_url = acme_json_str(doc, "explanationURL");
+    /* Shown to the administrator: only a plain http(s) URL. */
+    ari->explanation_url = url_member(doc, "explanationURL");
     if (ari->explanation_url) {
         ari->explanation_url = apr_pstrdup(p, ari->explanation_url);
     }

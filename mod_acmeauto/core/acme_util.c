@@ -240,6 +240,16 @@ static int digits(const char **s, int n, int *out)
     return 1;
 }
 
+/* Days of month mo (1..12) in year y of the Gregorian calendar. */
+static int month_days(int y, int mo)
+{
+    static const int days[12] = { 31, 28, 31, 30, 31, 30,
+                                  31, 31, 30, 31, 30, 31 };
+
+    return days[mo - 1]
+        + (mo == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+}
+
 apr_status_t acme_parse_rfc3339(apr_time_t *out, const char *s)
 {
     apr_time_exp_t tm;
@@ -254,8 +264,11 @@ apr_status_t acme_parse_rfc3339(apr_time_t *out, const char *s)
         return APR_EINVAL;
     }
     if (*s == '.') {
-        for (s++; apr_isdigit(*s); s++) {
-            ;    /* sub-second precision does not matter here */
+        if (!apr_isdigit(*++s)) {
+            return APR_EINVAL;      /* time-secfrac is "." 1*DIGIT */
+        }
+        while (apr_isdigit(*s)) {
+            s++;    /* sub-second precision does not matter here */
         }
     }
     if (*s == 'Z' || *s == 'z') {
@@ -270,8 +283,8 @@ apr_status_t acme_parse_rfc3339(apr_time_t *out, const char *s)
     else {
         return APR_EINVAL;
     }
-    if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59
-        || sec > 60 || oh > 23 || om > 59) {
+    if (*s || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23
+        || mi > 59 || sec > 60 || oh > 23 || om > 59) {
         return APR_EINVAL;
     }
     tm.tm_year = y - 1900;

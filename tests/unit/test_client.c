@@ -6,225 +6,13 @@
 #include <jansson.h>
 
 #include "test_suites.h"
+#include "fake_http.h"
 #include "acme_client.h"
 #include "acme_crypto.h"
 #include "acme_json.h"
 #include "acme_util.h"
 
-#define DIR_URL  "https://ca.test/dir"
-#define NONCE_URL "https://ca.test/nonce-plz"
-#define ACCT_URL "https://ca.test/sign-me-up"
-#define ORDER_URL "https://ca.test/order-plz"
-#define KID_URL  "https://ca.test/my-account/1"
-#define TOS_URL  "data:text/plain,Do%20what%20thou%20wilt"
-
-/* As recorded from Pebble (which sorts keys); the arguments are
- * externalAccountRequired and termsOfService. */
-#define DIRECTORY_FMT \
-    "{\n" \
-    "   \"keyChange\": \"https://ca.test/rollover-account-key\",\n" \
-    "   \"meta\": {\n" \
-    "      \"externalAccountRequired\": %s,\n" \
-    "      \"termsOfService\": \"%s\"\n" \
-    "   },\n" \
-    "   \"newAccount\": \"" ACCT_URL "\",\n" \
-    "   \"newNonce\": \"" NONCE_URL "\",\n" \
-    "   \"newOrder\": \"" ORDER_URL "\",\n" \
-    "   \"renewalInfo\": \"https://ca.test/draft-ietf-acme-ari-03/renewalInfo/\",\n" \
-    "   \"revokeCert\": \"https://ca.test/revoke-cert\"\n" \
-    "}"
-
-#define CT_JSON    "application/json; charset=utf-8"
-#define CT_PROBLEM "application/problem+json; charset=utf-8"
-
-/* --- the fake transport ------------------------------------------------ */
-
-#define FAKE_MAX 16
-
-typedef struct {
-    int status;
-    const char *content_type;
-    const char *body;
-    const char *nonce;          /* Replay-Nonce, or NULL */
-    const char *location;
-    const char *retry_after;
-    apr_status_t transport_rv;  /* non-zero: no HTTP answer at all */
-    const char *error_text;
-} fake_reply_t;
-
-typedef struct {
-    const char *method;
-    const char *url;
-    const char *content_type;
-    const char *body;
-} fake_request_t;
-
-typedef struct {
-    acme_http_t http;           /* first, so acme_http_t* casts back */
-    apr_pool_t *pool;
-    fake_reply_t replies[FAKE_MAX];
-    int nreplies, next;
-    fake_request_t requests[FAKE_MAX];
-    int nrequests;
-} fake_http_t;
-
-static apr_status_t fake_request(acme_http_t *http,
-                                 acme_http_response_t **resp, apr_pool_t *p,
-                                 const char *method, const char *url,
-                                 const char *content_type, const char *body,
-                                 apr_size_t body_len)
-{
-    fake_http_t *f = (fake_http_t *)http;
-    fake_request_t *rq;
-    const fake_reply_t *r;
-    acme_http_response_t *out;
-
-    ck_assert_msg(f->next < f->nreplies && f->nrequests < FAKE_MAX,
-                  "unexpected request %s %s", method, url);
-    rq = &f->requests[f->nrequests++];
-    rq->method = apr_pstrdup(f->pool, method);
-    rq->url = apr_pstrdup(f->pool, url);
-    rq->content_type = content_type ? apr_pstrdup(f->pool, content_type) : NULL;
-    rq->body = body ? apr_pstrmemdup(f->pool, body, body_len) : NULL;
-
-    r = &f->replies[f->next++];
-    if (r->transport_rv != APR_SUCCESS) {
-        http->error_text = r->error_text;
-        return r->transport_rv;
-    }
-    out = apr_pcalloc(p, sizeof(*out));
-    out->status = r->status;
-    out->headers = apr_table_make(p, 8);
-    if (r->content_type) apr_table_set(out->headers, "Content-Type", r->content_type);
-    if (r->nonce) apr_table_set(out->headers, "Replay-Nonce", r->nonce);
-    if (r->location) apr_table_set(out->headers, "Location", r->location);
-    if (r->retry_after) apr_table_set(out->headers, "Retry-After", r->retry_after);
-    out->body = apr_pstrdup(p, r->body ? r->body : "");
-    out->body_len = strlen(out->body);
-    *resp = out;
-    return APR_SUCCESS;
-}
-
-static fake_http_t *fake_create(void)
-{
-    fake_http_t *f = apr_pcalloc(test_pool, sizeof(*f));
-
-    f->pool = test_pool;
-    f->http.request = fake_request;
-    return f;
-}
-
-/* Queues a reply; the caller may set more fields on the result. */
-static fake_reply_t *fake_push(fake_http_t *f, int status,
-                               const char *content_type, const char *body)
-{
-    fake_reply_t *r;
-
-    ck_assert_int_lt(f->nreplies, FAKE_MAX);
-    r = &f->replies[f->nreplies++];
-    r->status = status;
-    r->content_type = content_type;
-    r->body = body;
-    return r;
-}
-
-static void push_directory(fake_http_t *f, int eab_required)
-{
-    fake_push(f, 200, CT_JSON, apr_psprintf(test_pool, DIRECTORY_FMT,
-                                            eab_required ? "true" : "false",
-                                            TOS_URL));
-}
-
-static void push_nonce(fake_http_t *f, const char *nonce)
-{
-    fake_push(f, 200, NULL, NULL)->nonce = nonce;
-}
-
-static fake_reply_t *push_problem(fake_http_t *f, int status,
-                                  const char *type, const char *detail)
-{
-    return fake_push(f, status, CT_PROBLEM, apr_psprintf(test_pool,
-        "{\"type\":\"urn:ietf:params:acme:error:%s\",\"detail\":\"%s\","
-        "\"status\":%d}", type, detail, status));
-}
-
-static int count_method(const fake_http_t *f, const char *method)
-{
-    int i, n = 0;
-
-    for (i = 0; i < f->nrequests; i++) {
-        n += !strcmp(f->requests[i].method, method);
-    }
-    return n;
-}
-
 /* --- helpers ----------------------------------------------------------- */
-
-static acme_client_t *client_new(fake_http_t *f)
-{
-    acme_client_t *c;
-    EVP_PKEY *key;
-
-    ck_assert(acme_key_generate(&key, test_pool, ACME_KEY_EC256) == APR_SUCCESS);
-    ck_assert(acme_client_create(&c, test_pool, &f->http, DIR_URL) == APR_SUCCESS);
-    c->account_key = key;
-    return c;
-}
-
-/* A client that has read the directory and is registered, with a nonce in
- * hand: the next request is the signed POST itself. */
-static acme_client_t *client_registered(fake_http_t *f)
-{
-    acme_client_t *c = client_new(f);
-
-    push_directory(f, 0);
-    ck_assert(acme_directory_fetch(c) == APR_SUCCESS);
-    c->account_url = KID_URL;
-    c->nonce = "startNonce";
-    f->nrequests = 0;
-    return c;
-}
-
-static void assert_has(const char *hay, const char *needle)
-{
-    ck_assert_ptr_nonnull(hay);
-    ck_assert_msg(strstr(hay, needle) != NULL, "'%s' lacks '%s'", hay, needle);
-}
-
-static json_t *b64_json(const char *b64)
-{
-    unsigned char *raw;
-    apr_size_t len;
-    json_t *j;
-
-    ck_assert(acme_b64_decode(&raw, &len, test_pool, b64) == APR_SUCCESS);
-    j = acme_json_parse(test_pool, (const char *)raw, len);
-    ck_assert_msg(j != NULL, "not a JSON object: %s", raw);
-    return j;
-}
-
-typedef struct {
-    json_t *hdr;            /* decoded protected header */
-    json_t *payload;        /* decoded payload; NULL for POST-as-GET */
-    const char *payload_b64;
-} jws_parts_t;
-
-static jws_parts_t jws_decode(const fake_request_t *rq)
-{
-    jws_parts_t parts;
-    json_t *jws;
-
-    ck_assert_str_eq(rq->method, "POST");
-    ck_assert_str_eq(rq->content_type, "application/jose+json");
-    jws = acme_json_parse(test_pool, rq->body, strlen(rq->body));
-    ck_assert_ptr_nonnull(jws);
-    ck_assert_ptr_nonnull(acme_json_str(jws, "signature"));
-    parts.hdr = b64_json(acme_json_str(jws, "protected"));
-    parts.payload_b64 = acme_json_str(jws, "payload");
-    ck_assert_ptr_nonnull(parts.payload_b64);
-    parts.payload = *parts.payload_b64 ? b64_json(parts.payload_b64) : NULL;
-    return parts;
-}
 
 static apr_array_header_t *one_contact(void)
 {
@@ -253,8 +41,7 @@ START_TEST(directory_fetch_parses_pebble_directory)
     ck_assert_str_eq(c->dir.new_order, ORDER_URL);
     ck_assert_str_eq(c->dir.revoke_cert, "https://ca.test/revoke-cert");
     ck_assert_str_eq(c->dir.key_change, "https://ca.test/rollover-account-key");
-    ck_assert_str_eq(c->dir.renewal_info,
-                     "https://ca.test/draft-ietf-acme-ari-03/renewalInfo/");
+    ck_assert_str_eq(c->dir.renewal_info, ARI_URL);
     ck_assert_str_eq(c->dir.terms_of_service, TOS_URL);
     ck_assert_int_eq(c->dir.eab_required, 1);
     /* Read once per client: no second request (the fake would abort). */
@@ -588,6 +375,42 @@ START_TEST(order_new_parses_order)
     ck_assert_str_eq(acme_json_str(json_array_get(ids, 1), "value"),
                      "www.example.org");
     ck_assert_str_eq(c->nonce, "nonceAfterOrder");
+}
+END_TEST
+
+START_TEST(order_new_sends_replaces)
+{
+    /* RFC 9773 §5: the order that renews a certificate names it. */
+    static const char id[] = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE";
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_order_t *o = NULL;
+    jws_parts_t jws;
+
+    fake_push(f, 201, CT_JSON, order_json)->location = "https://ca.test/order/2";
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), id) == APR_SUCCESS);
+    ck_assert_int_eq(f->nrequests, 1);
+    jws = jws_decode(&f->requests[0]);
+    ck_assert_str_eq(acme_json_str(jws.payload, "replaces"), id);
+    ck_assert_int_eq(json_array_size(json_object_get(jws.payload,
+                                                     "identifiers")), 2);
+    ck_assert_int_eq(json_object_size(jws.payload), 2);
+}
+END_TEST
+
+START_TEST(order_new_without_replaces_omits_it)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_order_t *o = NULL;
+    jws_parts_t jws;
+
+    fake_push(f, 201, CT_JSON, order_json)->location = "https://ca.test/order/2";
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL)
+              == APR_SUCCESS);
+    jws = jws_decode(&f->requests[0]);
+    ck_assert_ptr_null(json_object_get(jws.payload, "replaces"));
+    ck_assert_int_eq(json_object_size(jws.payload), 1);
 }
 END_TEST
 
@@ -967,6 +790,8 @@ Suite *client_suite(void)
     tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, order_new_parses_order);
+    tcase_add_test(tc, order_new_sends_replaces);
+    tcase_add_test(tc, order_new_without_replaces_omits_it);
     tcase_add_test(tc, order_new_without_location_is_an_error);
     tcase_add_test(tc, order_new_needs_account);
     tcase_add_test(tc, order_parse_rejects_bad_documents);

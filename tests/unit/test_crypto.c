@@ -105,6 +105,33 @@ START_TEST(test_key_generate)
 
     ck_assert_str_eq(acme_key_jws_alg(key), gen_cases[_i].alg);
     ck_assert_int_eq(EVP_PKEY_get_bits(key), gen_cases[_i].bits);
+    ck_assert_int_eq(acme_key_type_of(key), gen_cases[_i].type);
+}
+END_TEST
+
+/* Keys OpenSSL makes but ACME certificates here do not use. */
+START_TEST(test_key_type_of_foreign)
+{
+    EVP_PKEY *key;
+
+    ck_assert_int_eq(acme_key_type_of(NULL), ACME_KEY_NONE);
+    key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    ck_assert_ptr_nonnull(key);
+    ck_assert_int_eq(acme_key_type_of(key), ACME_KEY_NONE);
+    EVP_PKEY_free(key);
+    key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+    ck_assert_ptr_nonnull(key);
+    ck_assert_int_eq(acme_key_type_of(key), ACME_KEY_NONE);
+    EVP_PKEY_free(key);
+    key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
+    ck_assert_ptr_nonnull(key);
+    ck_assert_int_eq(acme_key_type_of(key), ACME_KEY_NONE);
+    EVP_PKEY_free(key);
+    key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    ck_assert_ptr_nonnull(key);
+    ck_assert_int_eq(acme_key_type_of(key), ACME_KEY_NONE);
+    EVP_PKEY_free(key);
+    ck_assert_int_eq(ERR_peek_error(), 0);
 }
 END_TEST
 
@@ -129,6 +156,7 @@ START_TEST(test_key_pem_roundtrip)
     ck_assert_int_eq(acme_key_from_pem(&back, test_pool, pem, strlen(pem)),
                      APR_SUCCESS);
     ck_assert_int_eq(EVP_PKEY_eq(key, back), 1);
+    ck_assert_int_eq(acme_key_type_of(back), type);
     ck_assert_int_eq(acme_key_to_pem(&pem2, test_pool, back), APR_SUCCESS);
     ck_assert_str_eq(pem, pem2);
 }
@@ -595,6 +623,7 @@ Suite *crypto_suite(void)
     tcase_add_loop_test(tc, test_key_generate, 0,
                         sizeof(gen_cases) / sizeof(gen_cases[0]));
     tcase_add_test(tc, test_key_generate_bad);
+    tcase_add_test(tc, test_key_type_of_foreign);
     tcase_add_loop_test(tc, test_key_pem_roundtrip, 0, 2);
     tcase_add_test(tc, test_key_pem_bad);
     suite_add_tcase(s, tc);

@@ -15,5 +15,6 @@ Suite *cert_suite(void);
 Suite *client_suite(void);
 Suite *store_suite(void);
 Suite *schedule_suite(void);
+Suite *ari_suite(void);
 
 #endif

@@ -1,5 +1,6 @@
-/* Unit tests of acme_util (base64, tokens, strict parsers, DNS names) and
- * acme_problem (problem documents -> errors with hints). */
+/* Unit tests of acme_util (base64, tokens, strict parsers, RFC 3339
+ * timestamps, DNS names) and acme_problem (problem documents -> errors
+ * with hints). */
 #include <string.h>
 #include <apr_strings.h>
 #include <jansson.h>
@@ -286,6 +287,107 @@ START_TEST(str_join_joins)
 }
 END_TEST
 
+/* --- RFC 3339 timestamps ---------------------------------------------- */
+
+/* 2026-11-26T12:00:00Z in seconds since the epoch (date -u -d ... +%s). */
+#define T_20261126_12 APR_INT64_C(1795694400)
+
+static void rfc3339_is(const char *in, apr_int64_t want_sec)
+{
+    apr_time_t t = 0;
+    apr_status_t rv = acme_parse_rfc3339(&t, in);
+
+    ck_assert_msg(rv == APR_SUCCESS, "'%s' rejected: %d", in, rv);
+    ck_assert_msg(t == apr_time_from_sec(want_sec), "'%s' is %" APR_INT64_T_FMT
+                  "s, not %" APR_INT64_T_FMT "s", in, (apr_int64_t)
+                  apr_time_sec(t), want_sec);
+}
+
+static void rfc3339_bad(const char *in)
+{
+    apr_time_t t = 4711;
+
+    ck_assert_msg(acme_parse_rfc3339(&t, in) == APR_EINVAL,
+                  "'%s' accepted", in ? in : "(null)");
+    ck_assert_int_eq(t, 4711);    /* untouched on failure */
+}
+
+START_TEST(rfc3339_utc)
+{
+    rfc3339_is("2026-11-26T12:00:00Z", T_20261126_12);
+    rfc3339_is("2026-11-26t12:00:00z", T_20261126_12);
+    rfc3339_is("1970-01-01T00:00:00Z", 0);
+    rfc3339_is("2024-02-29T23:59:59Z", APR_INT64_C(1709251199));
+    rfc3339_is("2000-02-29T00:00:00Z", APR_INT64_C(951782400));
+    rfc3339_is("2026-12-31T23:59:59Z", APR_INT64_C(1798761599));
+}
+END_TEST
+
+START_TEST(rfc3339_fractions_are_dropped)
+{
+    rfc3339_is("2026-11-26T12:00:00.123456Z", T_20261126_12);
+    rfc3339_is("2026-11-26T12:00:00.9Z", T_20261126_12);
+    rfc3339_is("2026-11-26T12:00:00.000000000000000000000001+00:00",
+               T_20261126_12);
+}
+END_TEST
+
+START_TEST(rfc3339_offsets_to_utc)
+{
+    /* 12:00 at +02:00 is 10:00 UTC; 12:00 at -05:30 is 17:30 UTC. */
+    rfc3339_is("2026-11-26T12:00:00+02:00", T_20261126_12 - 2 * 3600);
+    rfc3339_is("2026-11-26T12:00:00-05:30", T_20261126_12 + 5 * 3600 + 1800);
+    rfc3339_is("2026-11-26T12:00:00.5+02:00", T_20261126_12 - 2 * 3600);
+    rfc3339_is("2026-11-26T12:00:00+00:00", T_20261126_12);
+    rfc3339_is("2026-11-26T12:00:00-00:00", T_20261126_12);
+    /* Across midnight and the year's end. */
+    rfc3339_is("2027-01-01T01:00:00+02:00", APR_INT64_C(1798761599) + 1 - 3600);
+}
+END_TEST
+
+START_TEST(rfc3339_leap_second)
+{
+    /* 23:59:60 is counted as 23:59:59; POSIX time has no leap seconds. */
+    rfc3339_is("2026-12-31T23:59:60Z", APR_INT64_C(1798761599));
+}
+END_TEST
+
+START_TEST(rfc3339_rejects)
+{
+    rfc3339_bad(NULL);
+    rfc3339_bad("");
+    rfc3339_bad("2026-11-26T12:00:00");          /* no zone */
+    rfc3339_bad("2026-11-26T12:00:00.5");
+    rfc3339_bad("2026-13-01T12:00:00Z");
+    rfc3339_bad("2026-00-01T12:00:00Z");
+    rfc3339_bad("2026-11-00T12:00:00Z");
+    rfc3339_bad("2026-11-32T12:00:00Z");
+    rfc3339_bad("2026-11-26 12:00:00Z");
+    rfc3339_bad("2026-11-26T12:00:00Zjunk");
+    rfc3339_bad("2026-11-26T12:00:00Z ");
+    rfc3339_bad("2026-11-26T12:00:00+02:00x");
+    rfc3339_bad(" 2026-11-26T12:00:00Z");
+    rfc3339_bad("2026-11-26T24:00:00Z");
+    rfc3339_bad("2026-11-26T12:60:00Z");
+    rfc3339_bad("2026-11-26T12:00:61Z");
+    rfc3339_bad("2026-11-26T12:00Z");
+    rfc3339_bad("2026-11-26");
+    rfc3339_bad("2026-1-26T12:00:00Z");
+    rfc3339_bad("26-11-26T12:00:00Z");
+    rfc3339_bad("2026-11-26T12:00:00.Z");        /* a fraction has digits */
+    rfc3339_bad("2026-11-26T12:00:00+0200");
+    rfc3339_bad("2026-11-26T12:00:00+02");
+    rfc3339_bad("2026-11-26T12:00:00+24:00");
+    rfc3339_bad("2026-11-26T12:00:00+02:60");
+    rfc3339_bad("2026-11-26T12:00:00 +02:00");
+    rfc3339_bad("2026-02-30T12:00:00Z");         /* no such day */
+    rfc3339_bad("2026-04-31T12:00:00Z");
+    rfc3339_bad("2025-02-29T12:00:00Z");
+    rfc3339_bad("2100-02-29T12:00:00Z");         /* not a leap year */
+    rfc3339_bad("1969-12-31T23:59:59Z");         /* before APR's epoch */
+}
+END_TEST
+
 /* --- DNS names --------------------------------------------------------- */
 
 static const char *dns_ok(const char *in)
@@ -462,6 +564,49 @@ START_TEST(problem_malformed_account_detail_hints_eab)
 }
 END_TEST
 
+START_TEST(problem_expired_or_refused_order_is_transient)
+{
+    /* A CA's generic "malformed" for an order it no longer takes: a new
+     * order helps, waiting for a configuration change does not. */
+    acme_error_t *e = problem("malformed", "Validity period of application "
+                              "has been expired", 400);
+
+    ck_assert_int_eq(e->kind, ACME_FAIL_TRANSIENT);
+    assert_hint_has(e, "new order");
+    e = problem("malformed", "Unable to accept order", 400);
+    ck_assert_int_eq(e->kind, ACME_FAIL_TRANSIENT);
+    assert_hint_has(e, "new order");
+    e = problem("malformed", "unable to ACCEPT order (state: ready)", 403);
+    ck_assert_int_eq(e->kind, ACME_FAIL_TRANSIENT);
+}
+END_TEST
+
+START_TEST(problem_agreeable_is_not_eab)
+{
+    /* "agrEEABle" holds the letters "eab" but says nothing about EAB. */
+    acme_error_t *e = problem("malformed", "The request was not agreeable",
+                              400);
+
+    ck_assert_int_eq(e->kind, ACME_FAIL_CONFIG);
+    ck_assert_ptr_nonnull(e->hint);
+    ck_assert_ptr_null(strstr(e->hint, "ACMEEAB"));
+    ck_assert_ptr_null(strstr(e->hint, "ACMEAgreeTOS"));
+    e = problem("rateLimited", "Disagreeable: too many orders", 429);
+    ck_assert_int_eq(e->kind, ACME_FAIL_TRANSIENT);
+    ck_assert_ptr_null(strstr(e->hint, "ACMEEAB"));
+}
+END_TEST
+
+START_TEST(problem_external_account_detail_hints_eab)
+{
+    acme_error_t *e = problem("unauthorized", "External account binding "
+                              "failed: unknown key id", 403);
+
+    ck_assert_int_eq(e->kind, ACME_FAIL_CONFIG);
+    assert_hint_has(e, "ACMEEAB");
+}
+END_TEST
+
 START_TEST(problem_unknown_type_by_http_status)
 {
     acme_error_t *e = problem("somethingNew", "whatever", 503);
@@ -573,6 +718,15 @@ Suite *util_suite(void)
     tcase_add_test(tc, str_join_joins);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("rfc3339");
+    tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
+    tcase_add_test(tc, rfc3339_utc);
+    tcase_add_test(tc, rfc3339_fractions_are_dropped);
+    tcase_add_test(tc, rfc3339_offsets_to_utc);
+    tcase_add_test(tc, rfc3339_leap_second);
+    tcase_add_test(tc, rfc3339_rejects);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("dns");
     tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
     tcase_add_test(tc, dns_name_lowercases_and_drops_root_dot);
@@ -590,6 +744,9 @@ Suite *util_suite(void)
     tcase_add_test(tc, problem_caa_is_config);
     tcase_add_test(tc, problem_malformed_tos_detail_hints_agree_tos);
     tcase_add_test(tc, problem_malformed_account_detail_hints_eab);
+    tcase_add_test(tc, problem_expired_or_refused_order_is_transient);
+    tcase_add_test(tc, problem_agreeable_is_not_eab);
+    tcase_add_test(tc, problem_external_account_detail_hints_eab);
     tcase_add_test(tc, problem_unknown_type_by_http_status);
     tcase_add_test(tc, problem_without_document);
     tcase_add_test(tc, problem_non_string_fields_ignored);
