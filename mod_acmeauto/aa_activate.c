@@ -161,6 +161,35 @@ static int held_back(apr_pool_t *p, server_rec *s, const aa_domain_t *d,
     return 1;
 }
 
+/* Each file is replaced atomically; should we die between two of them,
+ * the staged set is still there and is copied again at the next start. */
+static apr_status_t copy_set_to_live(aa_global_t *g, apr_pool_t *p,
+                                     const aa_domain_t *d, const char *staged)
+{
+    const apr_array_header_t *types = d->spec.key_types;
+    apr_status_t rv;
+    int i;
+
+    rv = acme_store_mkdirs(acme_store_path(p, g->store, ACME_AREA_LIVE,
+                                           d->name, NULL), 0700, p);
+    for (i = 0; rv == APR_SUCCESS && i < types->nelts; i++) {
+        acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
+        rv = copy_file(p, cert_file(p, g, ACME_AREA_STAGING, d->name, t, "key"),
+                       cert_file(p, g, ACME_AREA_LIVE, d->name, t, "key"),
+                       0600);
+        if (rv == APR_SUCCESS) {
+            rv = copy_file(p, cert_file(p, g, ACME_AREA_STAGING, d->name, t,
+                                        "cert"),
+                           cert_file(p, g, ACME_AREA_LIVE, d->name, t, "cert"),
+                           0644);
+        }
+    }
+    /* What the live set was made for: names, key types, CA. */
+    return rv != APR_SUCCESS ? rv
+        : copy_file(p, staged, acme_store_path(p, g->store, ACME_AREA_LIVE,
+                                               d->name, "live.json"), 0644);
+}
+
 /* Staged set -> live, all key types or none. */
 static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
                             const aa_domain_t *d)
@@ -189,29 +218,11 @@ static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
             return;
         }
     }
-    if ((rv = acme_store_mkdirs(live_dir, 0700, p)) != APR_SUCCESS) {
-        goto failed;
-    }
-    for (i = 0; i < types->nelts; i++) {
-        acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
-        /* Each file is replaced atomically; should we die between the
-         * two, the staged set is still there and is copied again at the
-         * next start, and a mismatched live pair fails its check. */
-        if ((rv = copy_file(p, cert_file(p, g, ACME_AREA_STAGING, d->name, t,
-                                         "key"),
-                            cert_file(p, g, ACME_AREA_LIVE, d->name, t, "key"),
-                            0600)) != APR_SUCCESS
-            || (rv = copy_file(p, cert_file(p, g, ACME_AREA_STAGING, d->name,
-                                            t, "cert"),
-                               cert_file(p, g, ACME_AREA_LIVE, d->name, t,
-                                         "cert"), 0644)) != APR_SUCCESS) {
-            goto failed;
-        }
-    }
-    /* What the live set was made for: names, key types, CA. */
-    if ((rv = copy_file(p, staged, acme_store_path(p, g->store, ACME_AREA_LIVE,
-                        d->name, "live.json"), 0644)) != APR_SUCCESS) {
-        goto failed;
+    if ((rv = copy_set_to_live(g, p, d, staged)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00105)
+                     "%s: could not copy the new certificate into %s",
+                     d->name, live_dir);
+        return;
     }
     acme_store_remove_dir(acme_store_path(p, g->store, ACME_AREA_STAGING,
                                           d->name, NULL), p);
@@ -219,11 +230,6 @@ static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00104)
                  "%s: new certificate activated for %s", d->name,
                  acme_str_join(p, d->names, ", "));
-    return;
-failed:
-    ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00105)
-                 "%s: could not copy the new certificate into %s", d->name,
-                 live_dir);
 }
 
 /* A certificate from a CA no longer in ACMEServer is replaced. */

@@ -88,22 +88,16 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
     return http->should_abort(http->abort_baton) ? 1 : 0;
 }
 
-static apr_status_t curl_request(acme_http_t *http, acme_http_response_t **resp,
-                                 apr_pool_t *p, const char *method,
-                                 const char *url, const char *content_type,
-                                 const char *body, apr_size_t body_len)
+/* Options of one request; returns the header list to free afterwards. */
+static struct curl_slist *setup_request(acme_http_t *http, CURL *curl,
+                                        curl_sink_t *sink, apr_pool_t *p,
+                                        const char *method, const char *url,
+                                        const char *content_type,
+                                        const char *body, apr_size_t body_len,
+                                        char *errbuf)
 {
     curl_baton_t *b = http->baton;
-    CURL *curl = b->curl;
     struct curl_slist *hdrs = NULL;
-    curl_sink_t sink;
-    CURLcode cc;
-    long code = 0;
-    char errbuf[CURL_ERROR_SIZE] = "";
-
-    memset(&sink, 0, sizeof(sink));
-    sink.p = p;
-    sink.headers = apr_table_make(p, 16);
 
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -114,9 +108,9 @@ static apr_status_t curl_request(acme_http_t *http, acme_http_response_t **resp,
     curl_easy_setopt(curl, CURLOPT_USERAGENT, b->user_agent);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, sink);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, sink);
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
                      (curl_off_t)ACME_HTTP_BODY_MAX);
     if (b->ca_file) {
@@ -144,6 +138,28 @@ static apr_status_t curl_request(acme_http_t *http, acme_http_response_t **resp,
         curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
     }
 
+    return hdrs;
+}
+
+static apr_status_t curl_request(acme_http_t *http, acme_http_response_t **resp,
+                                 apr_pool_t *p, const char *method,
+                                 const char *url, const char *content_type,
+                                 const char *body, apr_size_t body_len)
+{
+    curl_baton_t *b = http->baton;
+    CURL *curl = b->curl;
+    struct curl_slist *hdrs = NULL;
+    curl_sink_t sink;
+    CURLcode cc;
+    long code = 0;
+    char errbuf[CURL_ERROR_SIZE] = "";
+
+    memset(&sink, 0, sizeof(sink));
+    sink.p = p;
+    sink.headers = apr_table_make(p, 16);
+
+    hdrs = setup_request(http, curl, &sink, p, method, url, content_type,
+                         body, body_len, errbuf);
     cc = curl_easy_perform(curl);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hdrs);
