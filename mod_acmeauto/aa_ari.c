@@ -63,7 +63,8 @@ static apr_status_t ask_one(aa_ari_state_t *ari, const char *id,
                             const acme_domain_spec_t *spec,
                             const acme_job_env_t *env, apr_pool_t *p,
                             server_rec *s, apr_time_t now,
-                            apr_interval_time_t *recheck)
+                            apr_interval_time_t *recheck,
+                            apr_interval_time_t *error_wait)
 {
     acme_ari_t info;
     acme_error_t *err;
@@ -75,8 +76,8 @@ static apr_status_t ask_one(aa_ari_state_t *ari, const char *id,
         if (rv != APR_ENOTIMPL) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AA_LOGNO(00401)
                          "%s: %s", d->name, acme_error_line(p, err));
-            if (err->retry_after > *recheck) {
-                *recheck = err->retry_after;
+            if (err->retry_after > *error_wait) {
+                *error_wait = err->retry_after;
             }
         }
         return rv;
@@ -110,7 +111,7 @@ void aa_ari_check(aa_ari_state_t *ari, const aa_domain_t *d,
                   apr_time_t now)
 {
     const apr_array_header_t *a;
-    apr_interval_time_t recheck = ARI_MAX_RECHECK;
+    apr_interval_time_t recheck = ARI_MAX_RECHECK, error_wait = 0;
     int i, answered = 0, unsupported = 0;
 
     if (!d->is_live || !d->ari_ids || now < ari->next_check) {
@@ -121,18 +122,15 @@ void aa_ari_check(aa_ari_state_t *ari, const aa_domain_t *d,
     a = apr_table_elts(d->ari_ids);
     for (i = 0; i < a->nelts; i++) {
         apr_status_t rv = ask_one(ari, APR_ARRAY_IDX(a, i, apr_table_entry_t).val,
-                                  d, spec, env, p, s, now, &recheck);
+                                  d, spec, env, p, s, now, &recheck,
+                                  &error_wait);
         answered += rv == APR_SUCCESS;
         unsupported += rv == APR_ENOTIMPL;
     }
     if (!answered) {
         ari->renew_at = 0;
-        if (unsupported) {
-            recheck = ARI_NONE_RECHECK;
-        }
-        else if (recheck == ARI_MAX_RECHECK) {
-            recheck = ARI_DEFAULT_RECHECK;
-        }
+        recheck = unsupported ? ARI_NONE_RECHECK
+                : recheck_after(error_wait);    /* the CA's word, bounded */
     }
     ari->next_check = now + recheck;
 }

@@ -196,6 +196,7 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
     acme_domain_spec_t spec = d->spec;
     acme_error_t *err;
     apr_interval_time_t delay;
+    const char *next_url;
 
     spec.server_url = current_server(d, st);
     /* RFC 9773 §5: a renewal names what it replaces, where the CA has ARI. */
@@ -220,10 +221,13 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
     st->next_attempt = apr_time_now() + delay;
     aa_notify(&st->notify, d, AA_EV_ERRORED, p, s);
     save_state(ctx, i, p, err);
+    next_url = current_server(d, st);
     /* The line says it all; an errno prefix would only mislead. */
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AA_LOGNO(00305)
-                 "%s: %s; next attempt in %s", d->name,
-                 acme_error_line(p, err), acme_duration_str(p, delay));
+                 "%s: %s; next attempt in %s%s%s", d->name,
+                 acme_error_line(p, err), acme_duration_str(p, delay),
+                 strcmp(next_url, spec.server_url) ? " at " : "",
+                 strcmp(next_url, spec.server_url) ? next_url : "");
 }
 
 static void check_ari(child_ctx_t *ctx, int i, apr_pool_t *p, apr_time_t now)

@@ -39,10 +39,14 @@ apr_status_t acme_client_fail(acme_client_t *c, apr_status_t rv,
 static apr_status_t transport_fail(acme_client_t *c, apr_status_t rv,
                                    const char *activity)
 {
+    const char *hint = rv == APR_ECONNREFUSED
+        ? "the ACME server could not be reached; check ACMEServer, the "
+          "network, and ACMECACertificate if the CA uses a private root"
+        : "the ACME server's answer broke off or was too large; retrying "
+          "later";
+
     return acme_client_fail(c, rv, ACME_FAIL_TRANSIENT, activity,
-                c->http->error_text ? c->http->error_text : "no answer",
-                "the ACME server could not be reached; check ACMEServer, the "
-                "network, and ACMECACertificate if the CA uses a private root");
+                c->http->error_text ? c->http->error_text : "no answer", hint);
 }
 
 apr_interval_time_t acme_retry_after(const acme_http_response_t *resp,

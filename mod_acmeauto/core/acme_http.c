@@ -169,7 +169,13 @@ static apr_status_t curl_request(acme_http_t *http, acme_http_response_t **resp,
                            url, ACME_HTTP_BODY_MAX)
             : apr_psprintf(p, "%s %s: %s", method, url,
                            *errbuf ? errbuf : curl_easy_strerror(cc));
-        return sink.oversize ? APR_ENOSPC : APR_ECONNREFUSED;
+        if (sink.oversize) {
+            return APR_ENOSPC;
+        }
+        /* Reached but cut off, versus not reached at all. */
+        return (cc == CURLE_PARTIAL_FILE || cc == CURLE_RECV_ERROR
+                || cc == CURLE_GOT_NOTHING || cc == CURLE_SEND_ERROR
+                || cc == CURLE_OPERATION_TIMEDOUT) ? APR_EOF : APR_ECONNREFUSED;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
     *resp = apr_pcalloc(p, sizeof(**resp));

@@ -22,7 +22,9 @@ typedef struct acme_http_t acme_http_t;
 struct acme_http_t {
     /* Performs one request. body may be NULL. The response lives in p.
      * Returns an APR error (and sets error_text) only when no HTTP answer
-     * was received: unreachable, TLS failure, timeout, oversize body. */
+     * was received: APR_ECONNREFUSED when the server was not reached
+     * (connection, DNS, TLS), APR_EOF when its answer broke off or timed
+     * out, APR_ENOSPC when it was larger than ACME_HTTP_BODY_MAX. */
     apr_status_t (*request)(acme_http_t *http, acme_http_response_t **resp,
                             apr_pool_t *p, const char *method, const char *url,
                             const char *content_type,

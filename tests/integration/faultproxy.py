@@ -400,9 +400,12 @@ class FaultProxy:
         """The next n matching requests are held `seconds` before being
         forwarded to Pebble as usual (a slow CA, e.g. to kill the client in
         the middle of a request).  A request still held when its client went
-        away is forwarded all the same."""
+        away is forwarded all the same.  The returned object's `arrived`
+        lists the time.monotonic() at which each held request came in (the
+        request log has an entry only once it is answered)."""
         f = _Fault(n, None, None, None, None, path_prefix, method, kind, None, False, None)
         f.seconds = seconds
+        f.arrived = []
         with self._lock:
             self._delays.append(f)
         return f
@@ -650,6 +653,9 @@ class FaultProxy:
         with self._lock:
             delay = self._take_fault(method, path, kind, self._delays)
         if delay is not None:
+            with self._cond:
+                delay.arrived.append(t)
+                self._cond.notify_all()
             attrs["delayed"] = delay.seconds
             time.sleep(delay.seconds)
 
