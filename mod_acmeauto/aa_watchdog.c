@@ -45,6 +45,9 @@ typedef struct {
 
 typedef struct {
     aa_global_t *g;
+    /* For what the job keeps between ticks. Not pconf: the job runs in a
+     * thread of its own and pools are not safe to share between threads. */
+    apr_pool_t *keep;
     apr_time_t next_check;
     job_state_t *states;      /* one per g->domains */
 } child_ctx_t;
@@ -101,13 +104,13 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
     const char *fp = fingerprint(p, d);
     json_t *j;
 
-    st->fingerprint = apr_pstrdup(ctx->g->pool, fp);
+    st->fingerprint = apr_pstrdup(ctx->keep, fp);
     if (acme_store_read_json(&j, state_path(p, ctx->g, d), p) != APR_SUCCESS
         || !acme_json_str(j, "config") || strcmp(acme_json_str(j, "config"),
                                                  fp)) {
         return;
     }
-    aa_ari_from_json(&st->ari, json_object_get(j, "ari"), d, ctx->g->pool, p);
+    aa_ari_from_json(&st->ari, json_object_get(j, "ari"), d, ctx->keep, p);
     aa_notify_from_json(&st->notify, json_object_get(j, "notified"));
     if (json_is_object(json_object_get(j, "last_error"))) {
         st->last_error = json_incref(json_object_get(j, "last_error"));
@@ -239,7 +242,7 @@ static void check_ari(child_ctx_t *ctx, int i, apr_pool_t *p, apr_time_t now)
     acme_domain_spec_t spec = d->spec;
 
     spec.server_url = current_server(d, st);
-    aa_ari_check(&st->ari, d, &spec, &env, ctx->g->pool, p,
+    aa_ari_check(&st->ari, d, &spec, &env, ctx->keep, p,
                  ctx->g->main_server, now);
     save_state(ctx, i, p, NULL);
 }
@@ -333,6 +336,9 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
     int i;
 
     if (state == AP_WATCHDOG_STATE_STARTING) {
+        if (!ctx->keep) {
+            apr_pool_create(&ctx->keep, NULL);
+        }
         for (i = 0; i < ctx->g->domains->nelts; i++) {
             aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
             load_state(ctx, i, ptemp);
@@ -395,6 +401,7 @@ typedef struct {
     server_rec *s;
     volatile int stop;
     apr_thread_t *thread;
+    apr_pool_t *pool;         /* the thread's, not pconf's: see below */
     pid_t owner;
 } watcher_t;
 
@@ -438,6 +445,7 @@ static apr_status_t watcher_stop(void *data)
         w->stop = 1;
         apr_thread_join(&rv, w->thread);
         w->thread = NULL;
+        apr_pool_destroy(w->pool);
     }
     return APR_SUCCESS;
 }
@@ -451,8 +459,12 @@ apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
     w->g = g;
     w->s = s;
     w->owner = getpid();
-    rv = apr_thread_create(&w->thread, NULL, watcher_main, w, pconf);
+    /* A root pool of its own: the thread's exit must not touch pconf
+     * while the main thread may be using it. */
+    apr_pool_create(&w->pool, NULL);
+    rv = apr_thread_create(&w->thread, NULL, watcher_main, w, w->pool);
     if (rv != APR_SUCCESS) {
+        apr_pool_destroy(w->pool);
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00309)
                      "cannot start the restart watcher; new certificates "
                      "will go live at the next manual restart");
