@@ -257,52 +257,79 @@ static int issued_by_configured_ca(aa_global_t *g, apr_pool_t *p,
     return 0;
 }
 
+/* One key type's live certificate: 0 when it cannot be served; else
+ * records it and returns 1, or 2 when it also covers every name. */
+static int assess_type(aa_global_t *g, apr_pool_t *p, aa_domain_t *d,
+                       acme_key_type_e t)
+{
+    apr_array_header_t *no_names = apr_array_make(p, 1, sizeof(char *));
+    acme_cert_info_t *info;
+    const char *why, *ari_id;
+    apr_time_t at, expiring;
+    int j;
+
+    if (check_member(&why, &info, g, p, ACME_AREA_LIVE, d, t, no_names,
+                     &ari_id) != APR_SUCCESS) {
+        return 0;
+    }
+    APR_ARRAY_PUSH(d->live_types, acme_key_type_e) = t;
+    if (ari_id) {
+        apr_table_set(d->ari_ids, acme_key_type_name(t), ari_id);
+    }
+    at = acme_renew_time(info->not_before, info->not_after, d->renew_pct,
+                         d->renew_left);
+    expiring = acme_renew_time(info->not_before, info->not_after,
+                               ACME_EMERGENCY_PCT, 0);
+    if (!d->expiring_at || expiring < d->expiring_at) {
+        d->expiring_at = expiring;
+    }
+    if (!d->renew_at || at < d->renew_at) {
+        d->renew_at = at;
+    }
+    for (j = 0; j < d->names->nelts; j++) {
+        if (!acme_cert_covers(info, APR_ARRAY_IDX(d->names, j, const char *))) {
+            return 1;
+        }
+    }
+    return 2;
+}
+
+static int is_configured(const aa_domain_t *d, acme_key_type_e t)
+{
+    int i;
+
+    for (i = 0; i < d->spec.key_types->nelts; i++) {
+        if (APR_ARRAY_IDX(d->spec.key_types, i, acme_key_type_e) == t) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Which key types have a live certificate we may serve (key matches,
- * dates valid, issuer present), and when to renew: when
- * ACMERenewWindow says, or at once when a key type is missing or a name is no
- * longer covered. The old certificate keeps serving meanwhile. */
+ * dates valid, issuer present), and when to renew: when ACMERenewWindow
+ * says, or at once when a key type is missing, a name is no longer
+ * covered or the CA changed. Until then the old certificate keeps serving,
+ * even one of a key type no longer configured when it is all there is. */
 static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
                         aa_domain_t *d)
 {
-    const apr_array_header_t *types = d->spec.key_types;
-    apr_array_header_t *no_names = apr_array_make(p, 1, sizeof(char *));
-    acme_cert_info_t *info;
-    const char *why;
-    int i, j, complete = 1;
+    int t, complete = 1;
 
-    d->live_types = apr_array_make(g->pool, types->nelts,
+    d->live_types = apr_array_make(g->pool, ACME_KEY_EC384,
                                    sizeof(acme_key_type_e));
-    d->ari_ids = apr_table_make(g->pool, types->nelts);
+    d->ari_ids = apr_table_make(g->pool, ACME_KEY_EC384);
     d->expiring_at = 0;
     d->renew_at = 0;
-    for (i = 0; i < types->nelts; i++) {
-        acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
-        const char *ari_id;
-        apr_time_t at, expiring;
-        if (check_member(&why, &info, g, p, ACME_AREA_LIVE, d, t, no_names,
-                         &ari_id) != APR_SUCCESS) {
+    for (t = ACME_KEY_RSA2048; t <= ACME_KEY_EC384; t++) {
+        if (is_configured(d, t) && assess_type(g, p, d, t) != 2) {
             complete = 0;
-            continue;
         }
-        APR_ARRAY_PUSH(d->live_types, acme_key_type_e) = t;
-        if (ari_id) {
-            apr_table_set(d->ari_ids, acme_key_type_name(t), ari_id);
-        }
-        for (j = 0; j < d->names->nelts; j++) {
-            if (!acme_cert_covers(info, APR_ARRAY_IDX(d->names, j,
-                                                      const char *))) {
-                complete = 0;
-            }
-        }
-        at = acme_renew_time(info->not_before, info->not_after, d->renew_pct,
-                             d->renew_left);
-        expiring = acme_renew_time(info->not_before, info->not_after,
-                                   ACME_EMERGENCY_PCT, 0);
-        if (!d->expiring_at || expiring < d->expiring_at) {
-            d->expiring_at = expiring;
-        }
-        if (!d->renew_at || at < d->renew_at) {
-            d->renew_at = at;
+    }
+    for (t = ACME_KEY_RSA2048; !d->live_types->nelts && t <= ACME_KEY_EC384;
+         t++) {
+        if (!is_configured(d, t)) {
+            assess_type(g, p, d, t);
         }
     }
     d->is_live = d->live_types->nelts > 0;
