@@ -136,6 +136,11 @@ static void reject_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
                      apr_time_sec(apr_time_now())), NULL);
 
     apr_file_rename(from, to, p);
+    /* Word for the job, which counts it as a failed attempt (backoff)
+     * rather than ordering again at once. */
+    acme_store_write(acme_store_path(p, g->store, ACME_AREA_STATE,
+                     apr_pstrcat(p, d->name, ".rejected", NULL), NULL),
+                     why, strlen(why), 0644, p);
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AA_LOGNO(00103)
                  "%s: the new certificate was not activated: %s; it was "
                  "kept in %s and the current certificate stays in use",

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_optional.h>
@@ -48,14 +49,25 @@ typedef struct {
     /* For what the job keeps between ticks. Not pconf: the job runs in a
      * thread of its own and pools are not safe to share between threads. */
     apr_pool_t *keep;
+    apr_file_t *lock;         /* state/job.lock: one job across generations */
+    int restart_wanted;       /* written once the tick is over */
     apr_time_t next_check;
     job_state_t *states;      /* one per g->domains */
 } child_ctx_t;
+
+/* This child is going away (set by a pchild cleanup), and the job is
+ * inside a tick: the cleanup waits for the job to notice and return, so
+ * the process never exits under a running libcurl or OpenSSL call. */
+static volatile int child_exiting;
+static volatile int tick_busy;
 
 static int server_stopping(void *baton)
 {
     int state = AP_MPMQ_RUNNING;
 
+    if (child_exiting) {
+        return 1;
+    }
     ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
     return state == AP_MPMQ_STOPPING;
 }
@@ -116,6 +128,9 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
         st->last_error = json_incref(json_object_get(j, "last_error"));
     }
     st->failures = (int)json_integer_value(json_object_get(j, "failures"));
+    if (st->failures < 0 || st->failures > 1000) {
+        st->failures = 0;    /* a damaged file must not index past arrays */
+    }
     st->next_attempt = apr_time_from_sec(json_integer_value(
         json_object_get(j, "next_attempt")));
 }
@@ -165,9 +180,6 @@ static apr_interval_time_t backoff(const aa_domain_t *d, const job_state_t *st,
 static void request_restart(child_ctx_t *ctx, aa_domain_t *d, apr_pool_t *p,
                             server_rec *s)
 {
-    const char *path = acme_store_path(p, ctx->g->store, ACME_AREA_STATE,
-                                       AA_RESTART_FILE, NULL);
-
     if (!d->auto_restart) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00302)
                      "%s: a new certificate is ready; a graceful restart of "
@@ -175,10 +187,23 @@ static void request_restart(child_ctx_t *ctx, aa_domain_t *d, apr_pool_t *p,
                      d->name);
         return;
     }
-    acme_store_write(path, d->name, strlen(d->name), 0644, p);
+    ctx->restart_wanted = 1;
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00303)
                  "%s: a new certificate is ready; asking for a graceful "
                  "restart to activate it", d->name);
+}
+
+/* Last thing in a tick: the restart ends this child, so nothing of the
+ * job may still be running or allocated by then. */
+static void send_restart_request(child_ctx_t *ctx, apr_pool_t *p)
+{
+    const char *path = acme_store_path(p, ctx->g->store, ACME_AREA_STATE,
+                                       AA_RESTART_FILE, NULL);
+
+    if (ctx->restart_wanted) {
+        acme_store_write(path, "restart\n", 8, 0644, p);
+        ctx->restart_wanted = 0;
+    }
 }
 
 /* With several ACMEServer URLs, every AA_FAILOVER_AFTER consecutive
@@ -289,6 +314,30 @@ static void release_staged(child_ctx_t *ctx, int i, apr_time_t staged,
     }
 }
 
+/* The parent refused the last staged set: that attempt failed. */
+static void count_rejection(child_ctx_t *ctx, int i, apr_pool_t *p,
+                            apr_time_t now)
+{
+    aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+    job_state_t *st = &ctx->states[i];
+    const char *mark = acme_store_path(p, ctx->g->store, ACME_AREA_STATE,
+        apr_pstrcat(p, d->name, ".rejected", NULL), NULL);
+    acme_error_t *err;
+    char *why;
+    apr_size_t len;
+
+    if (acme_store_read(&why, &len, mark, 4096, p) != APR_SUCCESS) {
+        return;
+    }
+    apr_file_remove(mark, p);
+    err = acme_error_make(p, APR_EGENERAL, ACME_FAIL_TRANSIENT,
+                          "activating the new certificate", why,
+                          "the set was kept in rejected/; see the log");
+    st->failures++;
+    st->next_attempt = now + backoff(d, st, err);
+    save_state(ctx, i, p, err);
+}
+
 static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
                         apr_time_t now, apr_time_t *next)
 {
@@ -296,6 +345,9 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     job_state_t *st = &ctx->states[i];
     apr_time_t staged = staged_at(ctx, d, p);
 
+    if (!staged) {
+        count_rejection(ctx, i, p, now);
+    }
     if (!staged && d->is_live && now >= st->ari.next_check) {
         check_ari(ctx, i, p, now);
     }
@@ -329,6 +381,30 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     }
 }
 
+static void child_start(child_ctx_t *ctx, apr_pool_t *ptemp)
+{
+    int i;
+
+    if (!ctx->keep) {
+        apr_pool_create(&ctx->keep, NULL);
+    }
+    if (!ctx->lock && apr_file_open(&ctx->lock, acme_store_path(ptemp,
+            ctx->g->store, ACME_AREA_STATE, "job.lock", NULL),
+            APR_FOPEN_WRITE | APR_FOPEN_CREATE, APR_FPROT_UREAD
+            | APR_FPROT_UWRITE, ctx->keep) != APR_SUCCESS) {
+        ctx->lock = NULL;
+    }
+    for (i = 0; i < ctx->g->domains->nelts; i++) {
+        aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+        load_state(ctx, i, ptemp);
+        if (aa_notify_take_installed(ctx->g, d, ptemp)) {
+            aa_notify(&ctx->states[i].notify, d, AA_EV_INSTALLED, ptemp,
+                      ctx->g->main_server);
+            save_state(ctx, i, ptemp, NULL);
+        }
+    }
+}
+
 static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
 {
     child_ctx_t *ctx = (child_ctx_t *)data;
@@ -336,23 +412,20 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
     int i;
 
     if (state == AP_WATCHDOG_STATE_STARTING) {
-        if (!ctx->keep) {
-            apr_pool_create(&ctx->keep, NULL);
-        }
-        for (i = 0; i < ctx->g->domains->nelts; i++) {
-            aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
-            load_state(ctx, i, ptemp);
-            if (aa_notify_take_installed(ctx->g, d, ptemp)) {
-                aa_notify(&ctx->states[i].notify, d, AA_EV_INSTALLED, ptemp,
-                          ctx->g->main_server);
-                save_state(ctx, i, ptemp, NULL);
-            }
-        }
+        child_start(ctx, ptemp);
         return APR_SUCCESS;
     }
-    if (state != AP_WATCHDOG_STATE_RUNNING || now < ctx->next_check) {
+    if (state != AP_WATCHDOG_STATE_RUNNING || now < ctx->next_check
+        || child_exiting) {
         return APR_SUCCESS;
     }
+    /* During a graceful restart the old generation's job may still run:
+     * mod_watchdog's singleton mutex is per generation, this lock is not. */
+    if (ctx->lock && apr_file_lock(ctx->lock, APR_FLOCK_EXCLUSIVE
+                                   | APR_FLOCK_NONBLOCK) != APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    tick_busy = 1;
     next = now + ctx->g->check_interval;
     for (i = 0; i < ctx->g->domains->nelts && !server_stopping(NULL); i++) {
         apr_pool_t *p;
@@ -362,7 +435,32 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
         now = apr_time_now();
     }
     ctx->next_check = next;
+    if (!server_stopping(NULL)) {
+        send_restart_request(ctx, ptemp);
+    }
+    if (ctx->lock) {
+        apr_file_unlock(ctx->lock);
+    }
+    tick_busy = 0;
     return APR_SUCCESS;
+}
+
+static apr_status_t child_exit_wait(void *data)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_sec(10);
+
+    child_exiting = 1;
+    while (tick_busy && apr_time_now() < until) {
+        apr_sleep(apr_time_from_msec(50));
+    }
+    return APR_SUCCESS;
+}
+
+void aa_watchdog_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    child_exiting = 0;
+    tick_busy = 0;
+    apr_pool_pre_cleanup_register(pchild, NULL, child_exit_wait);
 }
 
 apr_status_t aa_watchdog_start(aa_global_t *g, apr_pool_t *pconf,
@@ -402,36 +500,33 @@ typedef struct {
     volatile int stop;
     apr_thread_t *thread;
     apr_pool_t *pool;         /* the thread's, not pconf's: see below */
+    const char *request_path; /* state/restart.request */
     pid_t owner;
 } watcher_t;
 
+/* The thread allocates nothing: children are forked while it runs, and
+ * a fork taken while it held an allocator lock would leave them stuck. */
 static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
 {
     watcher_t *w = data;
-    apr_pool_t *p;
+    struct stat st;
     sigset_t all;
-    const char *path;
 
     /* Signals are the main thread's business, including our own. */
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    apr_pool_create(&p, NULL);
-    path = acme_store_path(p, w->g->store, ACME_AREA_STATE, AA_RESTART_FILE,
-                           NULL);
     while (!w->stop) {
-        apr_sleep(apr_time_from_msec(200));
-        if (!acme_store_exists(path, p)) {
+        usleep(200 * 1000);
+        if (stat(w->request_path, &st) != 0) {
             continue;
         }
-        apr_file_remove(path, p);
+        unlink(w->request_path);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s, AA_LOGNO(00308)
                      "new certificates are staged: restarting gracefully to "
                      "activate them");
         kill(getpid(), AP_SIG_GRACEFUL);
         break;
     }
-    apr_pool_destroy(p);
-    apr_thread_exit(t, APR_SUCCESS);
     return NULL;
 }
 
@@ -459,6 +554,8 @@ apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
     w->g = g;
     w->s = s;
     w->owner = getpid();
+    w->request_path = acme_store_path(pconf, g->store, ACME_AREA_STATE,
+                                      AA_RESTART_FILE, NULL);
     /* A root pool of its own: the thread's exit must not touch pconf
      * while the main thread may be using it. */
     apr_pool_create(&w->pool, NULL);

@@ -1,6 +1,8 @@
 /* mod_acmeauto: Apache gets, renews and activates its own certificates
  * over ACME (RFC 8555). This file wires the hooks; the work is in aa_*.c
  * (httpd glue) and core/ (the ACME client, which knows nothing of httpd). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -66,12 +68,30 @@ static int aa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* apachectl configtest stops before post_config: check there too what
+ * only the whole configuration shows (a name in two ACMEDomains, a vhost
+ * without ServerName), so that the module's own restart never meets a
+ * configuration that fails. */
+static void aa_test_config(apr_pool_t *pconf, server_rec *s)
+{
+    aa_global_t *g = apr_pcalloc(pconf, sizeof(*g));
+    const char *err;
+
+    g->pool = pconf;
+    if ((err = aa_config_collect(g, pconf, s)) != NULL) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+}
+
 static void aa_register_hooks(apr_pool_t *p)
 {
     static const char *const before_ssl[] = { "mod_ssl.c", NULL };
 
     ap_hook_pre_config(aa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_test_config(aa_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(aa_post_config, NULL, before_ssl, APR_HOOK_MIDDLE);
+    ap_hook_child_init(aa_watchdog_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(aa_post_read_request, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);
     ap_hook_ssl_add_cert_files(aa_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);

@@ -244,7 +244,9 @@ static const char *validity_problem(apr_pool_t *p,
 {
     char date[APR_RFC822_DATE_LEN];
 
-    if (now < info->not_before) {
+    /* A CA whose clock runs a little ahead of ours is no reason to throw
+     * a fresh certificate away. */
+    if (now + ACME_CLOCK_SKEW < info->not_before) {
         apr_rfc822_date(date, info->not_before);
         return apr_psprintf(p, "certificate is not valid before %s", date);
     }

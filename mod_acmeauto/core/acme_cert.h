@@ -28,6 +28,9 @@ apr_status_t acme_cert_chain_parse(apr_array_header_t **chain, apr_pool_t *p,
 apr_status_t acme_cert_info(acme_cert_info_t **info, apr_pool_t *p,
                             const apr_array_header_t *chain);
 
+/* How far in the future a notBefore may lie and still count as valid. */
+#define ACME_CLOCK_SKEW apr_time_from_sec(300)
+
 /* Checks a chain before it may go live: key matches the leaf, every name
  * in names is covered, an issuer certificate follows the leaf, now lies
  * within the validity. On failure *why (in p) says what is wrong. */

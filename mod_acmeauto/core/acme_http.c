@@ -162,6 +162,7 @@ static apr_status_t curl_request(acme_http_t *http, acme_http_response_t **resp,
                          body, body_len, errbuf);
     cc = curl_easy_perform(curl);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);    /* on our stack */
     curl_slist_free_all(hdrs);
     if (cc != CURLE_OK) {
         http->error_text = sink.oversize

@@ -339,6 +339,32 @@ static apr_status_t order_key(job_t *job, acme_key_type_e t, EVP_PKEY **key)
     return acme_store_write(path, pem, strlen(pem), 0600, job->p);
 }
 
+/* What the parent checks before activation, checked here first: a set it
+ * would reject must count as a failure (with backoff), not a success. */
+static apr_status_t check_downloaded(job_t *job, acme_key_type_e t)
+{
+    apr_array_header_t *chain;
+    EVP_PKEY *key;
+    const char *why = "unreadable";
+    char *data;
+    apr_size_t len;
+
+    if (acme_store_read(&data, &len, wip_path(job, t, "cert.pem"),
+                        ACME_STORE_FILE_MAX, job->p) == APR_SUCCESS
+        && acme_cert_chain_parse(&chain, job->p, data, len) == APR_SUCCESS
+        && order_key(job, t, &key) == APR_SUCCESS
+        && acme_cert_check(&why, job->p, chain, key, job->d->names,
+                           apr_time_now()) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    apr_file_remove(wip_path(job, t, "cert.pem"), job->p);
+    job->client->error = acme_error_make(job->p, APR_EGENERAL,
+        ACME_FAIL_TRANSIENT, "checking the downloaded certificate",
+        apr_pstrdup(job->p, why), "the CA's certificate would not be "
+        "accepted for activation; a new order follows");
+    return APR_EGENERAL;
+}
+
 /* A chain downloaded by an earlier, interrupted run is kept if it fits. */
 static int have_cert(job_t *job, acme_key_type_e t)
 {
@@ -413,6 +439,7 @@ static apr_status_t issue_one(job_t *job, acme_key_type_e t)
     rv = acme_store_write(wip_path(job, t, "cert.pem"), pem, len, 0644, job->p);
     if (rv == APR_SUCCESS) {
         apr_file_remove(wip_path(job, t, "order.json"), job->p);
+        rv = check_downloaded(job, t);
     }
 out:
     remove_challenges(job);

@@ -112,8 +112,11 @@ apr_status_t acme_store_write(const char *path, const void *data,
     apr_status_t rv;
 
     /* The temp file gets the final permissions before any byte is in it. */
+    /* EXCL: root writes into directories the child's user owns, where a
+     * planted symlink must not be followed. */
+    apr_file_remove(tmp, p);
     rv = apr_file_open(&f, tmp, APR_FOPEN_WRITE | APR_FOPEN_CREATE
-                       | APR_FOPEN_TRUNCATE | APR_FOPEN_BINARY,
+                       | APR_FOPEN_EXCL | APR_FOPEN_BINARY,
                        mode_to_perms(perms), p);
     if (rv != APR_SUCCESS) {
         goto out;
@@ -209,6 +212,11 @@ apr_status_t acme_store_remove_dir(const char *path, apr_pool_t *p)
     apr_finfo_t fi;
     apr_status_t rv;
 
+    /* Never follow a symlink someone put in place of the directory. */
+    if (apr_stat(&fi, path, APR_FINFO_LINK | APR_FINFO_TYPE, p) == APR_SUCCESS
+        && fi.filetype == APR_LNK) {
+        return apr_file_remove(path, p);
+    }
     if ((rv = apr_dir_open(&dir, path, p)) != APR_SUCCESS) {
         return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
     }

@@ -182,6 +182,9 @@ BAD_VALUES = [
     ("ACMEChallenges tls-alpn-01", "ACMEChallenges", "tls-alpn-01"),
     ("ACMERenewWindow 0%", "ACMERenewWindow", "0%"),
     ("ACMEAgreeTOS", "ACMEAgreeTOS", None),
+    # Found only by looking at the whole configuration (test_config hook).
+    ("ACMEDomain dup.t20.test\nACMEDomain www.t20.test dup.t20.test",
+     "ACMEDomain", "dup.t20.test"),
 ]
 
 
