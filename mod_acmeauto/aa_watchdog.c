@@ -381,6 +381,28 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     }
 }
 
+/* Answers left behind by a job that was killed; fresh ones may belong to
+ * the job of the generation before ours, still finishing. */
+static void remove_stale_challenges(child_ctx_t *ctx, apr_pool_t *p)
+{
+    const char *dir = acme_store_path(p, ctx->g->store, ACME_AREA_CHALLENGES,
+                                      NULL, NULL);
+    apr_time_t old = apr_time_now() - apr_time_from_sec(3600);
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, dir, p) != APR_SUCCESS) {
+        return;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_MTIME,
+                        d) == APR_SUCCESS) {
+        if (fi.filetype == APR_REG && fi.mtime < old) {
+            apr_file_remove(apr_pstrcat(p, dir, "/", fi.name, NULL), p);
+        }
+    }
+    apr_dir_close(d);
+}
+
 static void child_start(child_ctx_t *ctx, apr_pool_t *ptemp)
 {
     int i;
@@ -394,6 +416,7 @@ static void child_start(child_ctx_t *ctx, apr_pool_t *ptemp)
             | APR_FPROT_UWRITE, ctx->keep) != APR_SUCCESS) {
         ctx->lock = NULL;
     }
+    remove_stale_challenges(ctx, ptemp);
     for (i = 0; i < ctx->g->domains->nelts; i++) {
         aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
         load_state(ctx, i, ptemp);

@@ -468,6 +468,26 @@ static apr_status_t stage(job_t *job)
         ACME_AREA_STAGING, d->name, "staged.json"), meta, 0600, job->p);
 }
 
+/* The CA no longer knows our account (RFC 8555 §7.3.1): set the stored
+ * one aside so the next attempt registers anew. */
+static void forget_lost_account(job_t *job, const acme_error_t *err)
+{
+    const char *dir, *path;
+
+    if (!err->type || strcmp(err->type, "accountDoesNotExist")) {
+        return;
+    }
+    dir = acme_store_path(job->p, job->store, ACME_AREA_ACCOUNTS,
+                          acme_job_account_id(job->p, job->d->server_url),
+                          NULL);
+    path = apr_pstrcat(job->p, dir, "/account.json", NULL);
+    apr_file_rename(path, apr_psprintf(job->p, "%s.lost.%" APR_TIME_T_FMT,
+                                       path, apr_time_sec(apr_time_now())),
+                    job->p);
+    job_log(job, 1, "the CA does not know the stored account any more; "
+            "a new one will be registered at the next attempt");
+}
+
 static apr_status_t job_init(job_t *job, acme_error_t **err)
 {
     const acme_job_env_t *env = job->env;
@@ -546,6 +566,7 @@ out:
              : acme_error_make(p, rv, ACME_FAIL_TRANSIENT, "issuing",
                                "unexpected failure", NULL);
         (*err)->status = rv;
+        forget_lost_account(&job, *err);
     }
     return rv;
 }
