@@ -17,6 +17,14 @@ from harness import account_conf, vhosts, write_file
 TIMEOUT = 90
 
 
+def _issued(apache, pebble, name):
+    """An Apache serving its first certificate for name."""
+    a = apache(account_conf("kid-1", pebble.eab["kid-1"]) + "ACMEDomain %s\n" % name
+               + vhosts(name))
+    a.start()
+    return a, a.wait_cert(name, timeout=TIMEOUT)
+
+
 def _staging(a, name):
     return os.path.join(a.store_dir, "staging", name)
 
@@ -46,10 +54,7 @@ def _restart_and_expect_rejection(a, name, first, why_re):
 
 def test_staged_certificate_with_wrong_key_is_rejected(apache, pebble, tmp_path):
     name = "wrongkey.t45.test"
-    a = apache(account_conf("kid-1", pebble.eab["kid-1"]) + "ACMEDomain %s\n" % name
-               + vhosts(name))
-    a.start()
-    first = a.wait_cert(name, timeout=TIMEOUT)
+    a, first = _issued(apache, pebble, name)
     live = os.path.join(a.store_dir, "live", name)
     other_key = str(tmp_path / "other.key")
     subprocess.run(["openssl", "genrsa", "-out", other_key, "2048"], check=True,
@@ -60,10 +65,7 @@ def test_staged_certificate_with_wrong_key_is_rejected(apache, pebble, tmp_path)
 
 def test_staged_certificate_for_other_names_is_rejected(apache, pebble):
     name = "othernames.t45.test"
-    a = apache(account_conf("kid-1", pebble.eab["kid-1"]) + "ACMEDomain %s\n" % name
-               + vhosts(name))
-    a.start()
-    first = a.wait_cert(name, timeout=TIMEOUT)
+    a, first = _issued(apache, pebble, name)
     # The self-signed fallback of another domain: wrong names, no issuer.
     fb = os.path.join(a.store_dir, "fallback", name)
     os.makedirs(fb, exist_ok=True)
@@ -78,10 +80,7 @@ def test_staged_certificate_for_other_names_is_rejected(apache, pebble):
 
 def test_key_type_change_keeps_serving_until_replaced(apache, pebble):
     name = "keychange.t45.test"
-    a = apache(account_conf("kid-1", pebble.eab["kid-1"]) + "ACMEDomain %s\n" % name
-               + vhosts(name))
-    a.start()
-    first = a.wait_cert(name, timeout=TIMEOUT)
+    a, first = _issued(apache, pebble, name)
     assert first.key_type == "RSA", first.summary()
     with open(a.conf_path) as f:
         conf = f.read()
