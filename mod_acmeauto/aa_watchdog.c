@@ -372,6 +372,9 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     if (d->is_live && d->renew_at > now && d->renew_at < *next) {
         *next = d->renew_at;
     }
+    if (d->is_live && d->expiring_at > now && d->expiring_at < *next) {
+        *next = d->expiring_at;
+    }
     if (d->is_live && st->ari.renew_at > now && st->ari.renew_at < *next) {
         *next = st->ari.renew_at;
     }
