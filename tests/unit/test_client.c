@@ -378,6 +378,32 @@ START_TEST(order_new_parses_order)
 }
 END_TEST
 
+START_TEST(order_stuck_in_processing_hits_the_deadline)
+{
+    /* A per-job bound: an order the CA leaves in "processing" ends the
+     * attempt (transient) instead of holding the job forever. */
+    static const char *const processing =
+        "{\"status\":\"processing\",\"finalize\":\"https://ca.test/"
+        "finalize/1\",\"authorizations\":[\"https://ca.test/authz/a\"]}";
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_order_t *o = NULL;
+    int i;
+
+    c->poll_interval = apr_time_from_msec(20);
+    c->poll_timeout = apr_time_from_msec(150);
+    for (i = 0; i < FAKE_MAX - 2; i++) {
+        fake_push(f, 200, CT_JSON, processing)->nonce = "nonceP";
+    }
+    ck_assert(acme_order_wait(&o, c, test_pool, "https://ca.test/order/1",
+                              "valid") == APR_TIMEUP);
+    ck_assert_ptr_nonnull(c->error);
+    ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
+    ck_assert_int_gt(f->nrequests, 2);
+    ck_assert_int_lt(f->nrequests, FAKE_MAX - 2);
+}
+END_TEST
+
 START_TEST(order_new_sends_replaces)
 {
     /* RFC 9773 §5: the order that renews a certificate names it. */
@@ -791,6 +817,7 @@ Suite *client_suite(void)
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, order_new_parses_order);
     tcase_add_test(tc, order_new_sends_replaces);
+    tcase_add_test(tc, order_stuck_in_processing_hits_the_deadline);
     tcase_add_test(tc, order_new_without_replaces_omits_it);
     tcase_add_test(tc, order_new_without_location_is_an_error);
     tcase_add_test(tc, order_new_needs_account);
