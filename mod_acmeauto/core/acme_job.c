@@ -339,22 +339,31 @@ static apr_status_t order_key(job_t *job, acme_key_type_e t, EVP_PKEY **key)
     return acme_store_write(path, pem, strlen(pem), 0600, job->p);
 }
 
-/* What the parent checks before activation, checked here first: a set it
- * would reject must count as a failure (with backoff), not a success. */
-static apr_status_t check_downloaded(job_t *job, acme_key_type_e t)
+/* Does staging/<name>/<type>.cert.pem pass the parent's activation check
+ * with the kept key? *why says what is wrong when it does not. */
+static int cert_fits(job_t *job, acme_key_type_e t, const char **why)
 {
     apr_array_header_t *chain;
     EVP_PKEY *key;
-    const char *why = "unreadable";
     char *data;
     apr_size_t len;
 
-    if (acme_store_read(&data, &len, wip_path(job, t, "cert.pem"),
-                        ACME_STORE_FILE_MAX, job->p) == APR_SUCCESS
+    *why = "unreadable";
+    return acme_store_read(&data, &len, wip_path(job, t, "cert.pem"),
+                           ACME_STORE_FILE_MAX, job->p) == APR_SUCCESS
         && acme_cert_chain_parse(&chain, job->p, data, len) == APR_SUCCESS
         && order_key(job, t, &key) == APR_SUCCESS
-        && acme_cert_check(&why, job->p, chain, key, job->d->names,
-                           apr_time_now()) == APR_SUCCESS) {
+        && acme_cert_check(why, job->p, chain, key, job->d->names,
+                           apr_time_now()) == APR_SUCCESS;
+}
+
+/* A set the parent would reject must count as a failure (with backoff),
+ * not a success. */
+static apr_status_t check_downloaded(job_t *job, acme_key_type_e t)
+{
+    const char *why;
+
+    if (cert_fits(job, t, &why)) {
         return APR_SUCCESS;
     }
     apr_file_remove(wip_path(job, t, "cert.pem"), job->p);
@@ -363,23 +372,6 @@ static apr_status_t check_downloaded(job_t *job, acme_key_type_e t)
         apr_pstrdup(job->p, why), "the CA's certificate would not be "
         "accepted for activation; a new order follows");
     return APR_EGENERAL;
-}
-
-/* A chain downloaded by an earlier, interrupted run is kept if it fits. */
-static int have_cert(job_t *job, acme_key_type_e t)
-{
-    apr_array_header_t *chain;
-    EVP_PKEY *key;
-    const char *why;
-    char *data;
-    apr_size_t len;
-
-    return acme_store_read(&data, &len, wip_path(job, t, "cert.pem"),
-                           ACME_STORE_FILE_MAX, job->p) == APR_SUCCESS
-        && acme_cert_chain_parse(&chain, job->p, data, len) == APR_SUCCESS
-        && order_key(job, t, &key) == APR_SUCCESS
-        && acme_cert_check(&why, job->p, chain, key, job->d->names,
-                           apr_time_now()) == APR_SUCCESS;
 }
 
 static apr_status_t finalize(job_t *job, acme_key_type_e t, acme_order_t **o)
@@ -405,11 +397,12 @@ static apr_status_t issue_one(job_t *job, acme_key_type_e t)
 {
     acme_client_t *c = job->client;
     acme_order_t *o;
-    const char *pem;
+    const char *pem, *why;
     apr_size_t len;
     apr_status_t rv;
 
-    if (have_cert(job, t)) {
+    /* A chain downloaded by an earlier, interrupted run is kept. */
+    if (cert_fits(job, t, &why)) {
         return APR_SUCCESS;
     }
     if ((rv = open_order(job, t, &o)) != APR_SUCCESS
