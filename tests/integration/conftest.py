@@ -184,6 +184,24 @@ def faultproxy(request, pebble, pki):
     proxy.stop()
 
 
+@pytest.fixture
+def proxy_for(request, pki):
+    """proxy_for(pebble) -> a started FaultProxy in front of that Pebble,
+    stopped at teardown and shown in a failed test's report."""
+    made = []
+
+    def factory(p):
+        from faultproxy import FaultProxy
+        proxy = FaultProxy(p.directory_url, pki).start()
+        made.append(proxy)
+        request.node._acmeauto_faultproxy = proxy
+        return proxy
+
+    yield factory
+    for proxy in made:
+        proxy.stop()
+
+
 @pytest.fixture(autouse=True)
 def _log_marks(request):
     """Remember where the session logs stood when the test began."""

@@ -24,7 +24,7 @@ import time
 import pytest
 
 import harness
-from faultproxy import FaultProxy, cert_id
+from faultproxy import cert_id
 from harness import account_conf, vhosts, write_file
 
 TIMEOUT = 90
@@ -41,23 +41,6 @@ def _account(p, kid="kid-1"):
 def _short_pebble(pebble_factory):
     """A Pebble issuing SHORT_LIFETIME-second certificates."""
     return pebble_factory(config={"certificateValidityPeriod": SHORT_LIFETIME})
-
-
-@pytest.fixture
-def proxy_for(request, pki):
-    """proxy_for(pebble) -> a started FaultProxy in front of that Pebble,
-    stopped at teardown and shown in a failed test's report."""
-    made = []
-
-    def factory(p):
-        proxy = FaultProxy(p.directory_url, pki).start()
-        made.append(proxy)
-        request.node._acmeauto_faultproxy = proxy
-        return proxy
-
-    yield factory
-    for proxy in made:
-        proxy.stop()
 
 
 def _assert_verifies(a, served):

@@ -7,7 +7,6 @@ import re
 import signal
 import time
 
-from faultproxy import FaultProxy
 from harness import account_conf, read_text, vhosts, write_file
 
 TIMEOUT = 90
@@ -46,33 +45,30 @@ echo "$1 $2" >> %s/events.log
 """
 
 
-def test_expiring_is_announced_when_renewal_keeps_failing(apache, pebble_factory, pki):
+def test_expiring_is_announced_when_renewal_keeps_failing(apache, pebble_factory, proxy_for):
     p = pebble_factory(config={"certificateValidityPeriod": 40})
-    proxy = FaultProxy(p.directory_url, pki).start()
-    try:
-        name = "expiring.t48.test"
-        a = apache(account_conf("kid-1", p.eab["kid-1"]) + "ACMERetryDelay 2s\n"
-                   "ACMENotifyCmd @ROOT@/notify.sh\nACMEDomain %s\n" % name + vhosts(name),
-                   pebble=p, acme_server=proxy.directory_url)
-        outdir = os.path.join(a.root, "notify")
-        os.mkdir(outdir)
-        os.chmod(outdir, 0o777)
-        write_file(os.path.join(a.root, "notify.sh"), EXPIRY_NOTIFY % outdir, mode=0o755)
-        a.start()
-        first = a.wait_cert(name, timeout=TIMEOUT)
-        proxy.down(True)          # every renewal attempt fails from now on
-        issued_at = time.monotonic()
-        log = os.path.join(outdir, "events.log")
-        # 10% of 40 s remain ~36 s after issuance
-        deadline = issued_at + 60
-        while "expiring %s" % name not in read_text(log):
-            assert time.monotonic() < deadline, "no 'expiring' notification:\n%s\n%s" % (
-                read_text(log), a.diagnostics())
-            time.sleep(0.5)
-        assert time.monotonic() - issued_at > 20, "'expiring' came too early"
-        assert a.wait_cert(name, timeout=5).serial == first.serial
-        events = read_text(log).split()
-        assert events.count("expiring") == 1, events
-        assert "errored" in events, events
-    finally:
-        proxy.stop()
+    proxy = proxy_for(p)
+    name = "expiring.t48.test"
+    a = apache(account_conf("kid-1", p.eab["kid-1"]) + "ACMERetryDelay 2s\n"
+               "ACMENotifyCmd @ROOT@/notify.sh\nACMEDomain %s\n" % name + vhosts(name),
+               pebble=p, acme_server=proxy.directory_url)
+    outdir = os.path.join(a.root, "notify")
+    os.mkdir(outdir)
+    os.chmod(outdir, 0o777)
+    write_file(os.path.join(a.root, "notify.sh"), EXPIRY_NOTIFY % outdir, mode=0o755)
+    a.start()
+    first = a.wait_cert(name, timeout=TIMEOUT)
+    proxy.down(True)          # every renewal attempt fails from now on
+    issued_at = time.monotonic()
+    log = os.path.join(outdir, "events.log")
+    # 10% of 40 s remain ~36 s after issuance
+    deadline = issued_at + 60
+    while "expiring %s" % name not in read_text(log):
+        assert time.monotonic() < deadline, "no 'expiring' notification:\n%s\n%s" % (
+            read_text(log), a.diagnostics())
+        time.sleep(0.5)
+    assert time.monotonic() - issued_at > 20, "'expiring' came too early"
+    assert a.wait_cert(name, timeout=5).serial == first.serial
+    events = read_text(log).split()
+    assert events.count("expiring") == 1, events
+    assert "errored" in events, events
