@@ -1,113 +1,159 @@
 /* Activation: the parent (root) turns staged certificates into live ones
  * at start-up and graceful restart, after checking them; it also provides
- * the self-signed fallback and gives mod_ssl its files. */
+ * the self-signed fallback and gives mod_ssl its files.
+ *
+ * The staged set is the User's: it is read once through acme_safe (no
+ * links, no FIFOs, one hard link, the User's, bounded), checked, and the
+ * very bytes that were checked are written into live/. Root writes only
+ * in its own areas (live/, rejected/, fallback/, handoff/); its verdict
+ * goes to handoff/<key>.json, from where the job cleans up staging/. */
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <apr_strings.h>
+#include <apr_hash.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
-#include <unixd.h>
 
 #include "aa_activate.h"
-#include "aa_notify.h"
+#include "aa_store.h"
 #include "acme_cert.h"
+#include "acme_handoff.h"
 #include "acme_json.h"
 #include "acme_schedule.h"
 #include "acme_util.h"
 
 APLOG_USE_MODULE(acmeauto);
 
-/* Areas the unprivileged child writes to. */
-static const acme_store_area_e child_areas[] = {
-    ACME_AREA_ACCOUNTS, ACME_AREA_CHALLENGES, ACME_AREA_STAGING,
-    ACME_AREA_STATE
-};
+/* Rejected sets kept per domain, newest first. */
+#define AA_REJECTED_KEEP 5
 
-apr_status_t aa_store_prepare(aa_global_t *g, apr_pool_t *p, server_rec *s)
+typedef struct {
+    char *cert, *key;
+    apr_size_t cert_len, key_len;
+} pem_pair_t;
+
+/* A staged set as root read it, once. */
+typedef struct {
+    char *meta_data;
+    apr_size_t meta_len;
+    json_t *meta;
+    const char *digest;
+    pem_pair_t pair[ACME_KEY_EC384 + 1];
+    const char *why;            /* set: the set cannot be used, and why */
+} staged_set_t;
+
+static void note_seen(aa_domain_t *d, const staged_set_t *set)
 {
-    apr_status_t rv;
-    apr_size_t i;
+    apr_ssize_t len = (apr_ssize_t)set->meta_len;
 
-    acme_store_open(&g->store, g->pool, g->store_dir);
-    if ((rv = acme_store_create_dirs(g->store, p)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, AA_LOGNO(00101)
-                     "cannot create the store at %s: check ACMEStoreDir",
-                     g->store_dir);
-        return rv;
-    }
-    if (geteuid() != 0) {
-        return APR_SUCCESS;
-    }
-    for (i = 0; i < sizeof(child_areas) / sizeof(child_areas[0]); i++) {
-        const char *dir = acme_store_path(p, g->store, child_areas[i], NULL,
-                                          NULL);
-        if (chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id)) {
-            rv = APR_FROM_OS_ERROR(errno);
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, AA_LOGNO(00102)
-                         "cannot hand %s to the server's User", dir);
+    d->staged_seen_hash = apr_hashfunc_default(set->meta_data, &len);
+    d->staged_seen_len = set->meta_len;
+}
+
+static const char *pem_name(apr_pool_t *p, acme_key_type_e t,
+                            const char *kind)
+{
+    return acme_store_pem_name(p, acme_key_type_name(t), kind);
+}
+
+/* Reads one key type's chain and key from an open domain directory. */
+static apr_status_t read_pair(pem_pair_t *pp, const char **why, int dir,
+                              uid_t owner, acme_key_type_e t, apr_pool_t *p)
+{
+    const char *names[2] = { pem_name(p, t, "cert"), pem_name(p, t, "key") };
+    char **data[2] = { &pp->cert, &pp->key };
+    apr_size_t *len[2] = { &pp->cert_len, &pp->key_len };
+    acme_safe_e safe;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        rv = acme_safe_read(data[i], len[i], &safe, dir, names[i], owner,
+                            ACME_STORE_FILE_MAX, p);
+        if (rv != APR_SUCCESS) {
+            *why = apr_psprintf(p, "%s %s", names[i], acme_safe_reason(safe));
             return rv;
         }
     }
     return APR_SUCCESS;
 }
 
-static const char *cert_file(apr_pool_t *p, aa_global_t *g,
-                             acme_store_area_e area, const char *name,
-                             acme_key_type_e t, const char *kind)
+/* APR_ENOENT: nothing (complete) is staged. Otherwise set->why tells
+ * whether what is staged can be used. */
+static apr_status_t read_staged_set(staged_set_t *set, aa_global_t *g,
+                                    apr_pool_t *p, server_rec *s,
+                                    const aa_domain_t *d)
 {
-    return acme_store_path(p, g->store, area, name,
-                           apr_psprintf(p, "%s.%s.pem", acme_key_type_name(t),
-                                        kind));
-}
+    const apr_array_header_t *types = d->spec.key_types;
+    acme_safe_e safe;
+    int dir, i;
 
-/* Loads chain and key of one certificate set member. */
-static apr_status_t load_pair(apr_array_header_t **chain, EVP_PKEY **key,
-                              const char **cert_pem, apr_size_t *cert_len,
-                              const char **key_pem, apr_size_t *key_len,
-                              apr_pool_t *p, const char *cert_path,
-                              const char *key_path)
-{
-    char *c, *k;
-    apr_status_t rv;
-
-    if ((rv = acme_store_read(&c, cert_len, cert_path, ACME_STORE_FILE_MAX,
-                              p)) != APR_SUCCESS
-        || (rv = acme_store_read(&k, key_len, key_path, ACME_STORE_FILE_MAX,
-                                 p)) != APR_SUCCESS
-        || (rv = acme_cert_chain_parse(chain, p, c, *cert_len)) != APR_SUCCESS
-        || (rv = acme_key_from_pem(key, p, k, *key_len)) != APR_SUCCESS) {
-        return rv;
+    memset(set, 0, sizeof(*set));
+    if (aa_store_open_domain(&dir, g, ACME_AREA_STAGING, d->key, s)
+        != APR_SUCCESS) {
+        return APR_ENOENT;
     }
-    *cert_pem = c;
-    *key_pem = k;
+    if (acme_safe_read(&set->meta_data, &set->meta_len, &safe, dir,
+                       ACME_FN_STAGED, g->user, ACME_STORE_META_MAX, p)
+        != APR_SUCCESS) {
+        if (safe != ACME_SAFE_MISSING) {
+            aa_store_log_refusal(s, apr_psprintf(p, "staging/%s/%s", d->key,
+                                 ACME_FN_STAGED), safe);
+        }
+        close(dir);
+        return APR_ENOENT;
+    }
+    set->digest = acme_staged_digest(p, set->meta_data, set->meta_len);
+    set->meta = acme_json_parse(p, set->meta_data, set->meta_len);
+    if (!json_is_object(set->meta)) {
+        set->why = "staged.json is not a JSON object";
+    }
+    for (i = 0; !set->why && i < types->nelts; i++) {
+        acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
+        pem_pair_t *pp = &set->pair[t];
+        if (read_pair(pp, &set->why, dir, g->user, t, p) == APR_SUCCESS
+            && (!acme_staged_file_ok(set->meta, pem_name(p, t, "cert"),
+                                     pp->cert, pp->cert_len, p)
+                || !acme_staged_file_ok(set->meta, pem_name(p, t, "key"),
+                                        pp->key, pp->key_len, p))) {
+            set->why = apr_psprintf(p, "the %s files differ from what "
+                                    "staged.json lists",
+                                    acme_key_type_name(t));
+        }
+    }
+    close(dir);
     return APR_SUCCESS;
 }
 
-/* Checks one key type's certificate in an area; *why on failure. */
-static apr_status_t check_member(const char **why, acme_cert_info_t **info,
-                                 aa_global_t *g, apr_pool_t *p,
-                                 acme_store_area_e area, const aa_domain_t *d,
-                                 acme_key_type_e t,
-                                 const apr_array_header_t *names,
-                                 const char **ari_id)
+/* Checks one chain and key as read; *why on failure. */
+static apr_status_t check_pair(const char **why, acme_cert_info_t **info,
+                               const char **ari_id, apr_pool_t *p,
+                               const pem_pair_t *pp, acme_key_type_e t,
+                               const apr_array_header_t *names)
 {
     apr_array_header_t *chain;
     EVP_PKEY *key;
-    const char *cp, *kp;
-    apr_size_t cl, kl;
     apr_status_t rv;
 
-    rv = load_pair(&chain, &key, &cp, &cl, &kp, &kl, p,
-                   cert_file(p, g, area, d->name, t, "cert"),
-                   cert_file(p, g, area, d->name, t, "key"));
-    if (rv != APR_SUCCESS) {
-        *why = apr_psprintf(p, "the %s certificate or key is missing or "
-                            "unreadable", acme_key_type_name(t));
+    if ((rv = acme_cert_chain_parse(&chain, p, pp->cert, pp->cert_len))
+        != APR_SUCCESS
+        || (rv = acme_key_from_pem(&key, p, pp->key, pp->key_len))
+           != APR_SUCCESS) {
+        *why = apr_psprintf(p, "the %s certificate or key cannot be parsed",
+                            acme_key_type_name(t));
         return rv;
     }
-    if ((rv = acme_cert_check(why, p, chain, key, names,
-                              apr_time_now())) != APR_SUCCESS) {
+    if (acme_key_type_of(key) != t) {
+        *why = apr_psprintf(p, "the %s key is of another type",
+                            acme_key_type_name(t));
+        return APR_EINVAL;
+    }
+    if ((rv = acme_cert_check(why, p, chain, key, names, apr_time_now()))
+        != APR_SUCCESS) {
         return rv;
     }
     if (ari_id && acme_cert_ari_id(ari_id, p, chain) != APR_SUCCESS) {
@@ -116,137 +162,237 @@ static apr_status_t check_member(const char **why, acme_cert_info_t **info,
     return info ? acme_cert_info(info, p, chain) : APR_SUCCESS;
 }
 
-static apr_status_t copy_file(apr_pool_t *p, const char *from, const char *to,
-                              apr_fileperms_t perms)
+/* The parent's verdict, for the job (and for the next generation). */
+static void write_handoff(aa_global_t *g, apr_pool_t *p, server_rec *s,
+                          const aa_domain_t *d, const staged_set_t *set,
+                          const char *outcome)
 {
-    char *data;
-    apr_size_t len;
-    apr_status_t rv = acme_store_read(&data, &len, from, ACME_STORE_FILE_MAX, p);
+    acme_handoff_t h = { set->digest, outcome, set->why, apr_time_now() };
+    json_t *j = acme_json_pool_own(p, acme_handoff_to_json(&h));
+    char *text = j ? json_dumps(j, JSON_SORT_KEYS) : NULL;
+    apr_status_t rv = text ? aa_store_write_in(g, ACME_AREA_HANDOFF,
+        acme_store_domain_file(p, d->key), text, strlen(text), 0644)
+        : APR_ENOMEM;
 
-    return rv == APR_SUCCESS ? acme_store_write(to, data, len, perms, p) : rv;
+    free(text);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00112)
+                     "%s: cannot record the activation in %s/handoff; the "
+                     "background job will not see it", d->name,
+                     g->store_dir);
+    }
 }
 
-static void reject_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
-                          const aa_domain_t *d, const char *why)
+/* The last verdict was about this very set. */
+static int already_judged(aa_global_t *g, apr_pool_t *p,
+                          const aa_domain_t *d, const staged_set_t *set)
 {
-    const char *from = acme_store_path(p, g->store, ACME_AREA_STAGING,
-                                       d->name, NULL);
-    const char *to = acme_store_path(p, g->store, ACME_AREA_REJECTED,
-        apr_psprintf(p, "%s.%" APR_TIME_T_FMT, d->name,
-                     apr_time_sec(apr_time_now())), NULL);
+    acme_handoff_t h;
+    char *data;
+    apr_size_t len;
 
-    apr_file_rename(from, to, p);
-    /* Word for the job, which counts it as a failed attempt (backoff)
-     * rather than ordering again at once. */
-    acme_store_write(acme_store_path(p, g->store, ACME_AREA_STATE,
-                     apr_pstrcat(p, d->name, ".rejected", NULL), NULL),
-                     why, strlen(why), 0644, p);
+    return aa_store_read_in(&data, &len, g, ACME_AREA_HANDOFF,
+                            acme_store_domain_file(p, d->key),
+                            ACME_STORE_META_MAX, p) == APR_SUCCESS
+        && acme_handoff_parse(&h, p, data, len) == APR_SUCCESS
+        && !strcmp(h.staged, set->digest);
+}
+
+/* Entries of rejected/ that belong to key, oldest first. */
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void prune_rejected(aa_global_t *g, apr_pool_t *p, const char *key)
+{
+    apr_array_header_t *mine = apr_array_make(p, 8, sizeof(const char *));
+    const char *prefix = apr_pstrcat(p, key, ".", NULL);
+    apr_size_t plen = strlen(prefix);
+    struct dirent *e;
+    DIR *dir;
+    int fd = dup(g->area_fd[ACME_AREA_REJECTED]), i;
+
+    if (fd < 0 || !(dir = fdopendir(fd))) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return;
+    }
+    rewinddir(dir);
+    while ((e = readdir(dir)) != NULL) {
+        /* <key>.<20-digit time>.<random>: one more dot is another key */
+        if (!strncmp(e->d_name, prefix, plen)
+            && strlen(e->d_name + plen) == 20 + 1 + 8
+            && e->d_name[plen + 20] == '.') {
+            APR_ARRAY_PUSH(mine, const char *) = apr_pstrdup(p, e->d_name);
+        }
+    }
+    closedir(dir);
+    qsort(mine->elts, mine->nelts, sizeof(const char *), by_name);
+    for (i = 0; i < mine->nelts - AA_REJECTED_KEEP; i++) {
+        acme_safe_remove(g->area_fd[ACME_AREA_REJECTED],
+                         APR_ARRAY_IDX(mine, i, const char *));
+    }
+}
+
+/* Keeps a copy of what was read (for the administrator) in a root-owned
+ * directory of a name of its own, and tells the job. */
+static void reject_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
+                          aa_domain_t *d, staged_set_t *set)
+{
+    unsigned char rnd[4];
+    const char *name;
+    acme_safe_e why;
+    int dir = -1, t;
+
+    apr_generate_random_bytes(rnd, sizeof(rnd));
+    name = apr_psprintf(p, "%s.%020" APR_INT64_T_FMT ".%02x%02x%02x%02x",
+                        d->key, (apr_int64_t)apr_time_now(), rnd[0], rnd[1],
+                        rnd[2], rnd[3]);
+    if (g->area_fd[ACME_AREA_REJECTED] >= 0
+        && acme_safe_mkdir(&dir, &why, g->area_fd[ACME_AREA_REJECTED], name,
+                           0700, geteuid(), 0) == APR_SUCCESS) {
+        acme_safe_write(dir, ACME_FN_STAGED, set->meta_data, set->meta_len,
+                        0600, (uid_t)-1, (gid_t)-1);
+        for (t = ACME_KEY_RSA2048; t <= ACME_KEY_EC384; t++) {
+            pem_pair_t *pp = &set->pair[t];
+            if (pp->cert) {
+                acme_safe_write(dir, pem_name(p, t, "cert"), pp->cert,
+                                pp->cert_len, 0600, (uid_t)-1, (gid_t)-1);
+            }
+            if (pp->key) {
+                acme_safe_write(dir, pem_name(p, t, "key"), pp->key,
+                                pp->key_len, 0600, (uid_t)-1, (gid_t)-1);
+            }
+        }
+        close(dir);
+        prune_rejected(g, p, d->key);
+    }
+    write_handoff(g, p, s, d, set, ACME_HANDOFF_REJECTED);
+    note_seen(d, set);
     ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, AA_LOGNO(00103)
-                 "%s: the new certificate was not activated: %s; it was "
-                 "kept in %s and the current certificate stays in use",
-                 d->name, why, to);
+                 "%s: the new certificate was not activated: %s; a copy is "
+                 "in %s/rejected/%s and the current certificate stays in "
+                 "use", d->name, set->why, g->store_dir, name);
 }
 
 /* ACMEActivationDelay: while the current certificate is valid, a new one
- * waits until the CA's OCSP responder surely knows it. */
-static int held_back(apr_pool_t *p, server_rec *s, const aa_domain_t *d,
+ * waits until the CA's OCSP responder surely knows it. A staging time in
+ * the future (a clock that jumped, a forged file) counts as now. */
+static int held_back(apr_pool_t *p, server_rec *s, aa_domain_t *d,
                      const json_t *meta)
 {
-    apr_time_t staged = apr_time_from_sec(json_integer_value(
-        json_object_get(meta, "staged")));
-    apr_time_t release = staged + d->activation_delay;
+    apr_time_t now = apr_time_now();
+    apr_time_t staged = acme_time_clamp(acme_time_from_stored(
+        json_integer_value(json_object_get(meta, "staged"))), 0, now);
+    apr_time_t release = acme_time_add(staged, d->activation_delay);
 
-    if (!d->is_live || d->activation_delay <= 0 || apr_time_now() >= release) {
+    if (!d->is_live || d->activation_delay <= 0 || now >= release) {
         return 0;
     }
+    d->held_until = release;
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, AA_LOGNO(00108)
                  "%s: the new certificate waits %s more before activation "
                  "(ACMEActivationDelay)", d->name,
-                 acme_duration_str(p, release - apr_time_now()));
+                 acme_duration_str(p, release - now));
     return 1;
 }
 
 /* Each file is replaced atomically; should we die between two of them,
- * the staged set is still there and is copied again at the next start. */
-static apr_status_t copy_set_to_live(aa_global_t *g, apr_pool_t *p,
-                                     const aa_domain_t *d, const char *staged)
+ * the staged set is still there and is installed again at the next
+ * start (the verdict is written last). */
+static apr_status_t install_set(aa_global_t *g, apr_pool_t *p,
+                                const aa_domain_t *d, const staged_set_t *set)
 {
     const apr_array_header_t *types = d->spec.key_types;
+    acme_safe_e why;
     apr_status_t rv;
-    int i;
+    int dir, i;
 
-    rv = acme_store_mkdirs(acme_store_path(p, g->store, ACME_AREA_LIVE,
-                                           d->name, NULL), 0700, p);
+    if (g->area_fd[ACME_AREA_LIVE] < 0) {
+        return APR_ENOENT;
+    }
+    rv = acme_safe_mkdir(&dir, &why, g->area_fd[ACME_AREA_LIVE], d->key,
+                         0700, geteuid(), 0);
     for (i = 0; rv == APR_SUCCESS && i < types->nelts; i++) {
         acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
-        rv = copy_file(p, cert_file(p, g, ACME_AREA_STAGING, d->name, t, "key"),
-                       cert_file(p, g, ACME_AREA_LIVE, d->name, t, "key"),
-                       0600);
+        const pem_pair_t *pp = &set->pair[t];
+        rv = acme_safe_write(dir, pem_name(p, t, "key"), pp->key,
+                             pp->key_len, 0600, (uid_t)-1, (gid_t)-1);
         if (rv == APR_SUCCESS) {
-            rv = copy_file(p, cert_file(p, g, ACME_AREA_STAGING, d->name, t,
-                                        "cert"),
-                           cert_file(p, g, ACME_AREA_LIVE, d->name, t, "cert"),
-                           0644);
+            rv = acme_safe_write(dir, pem_name(p, t, "cert"), pp->cert,
+                                 pp->cert_len, 0644, (uid_t)-1, (gid_t)-1);
         }
     }
     /* What the live set was made for: names, key types, CA. */
-    return rv != APR_SUCCESS ? rv
-        : copy_file(p, staged, acme_store_path(p, g->store, ACME_AREA_LIVE,
-                                               d->name, "live.json"), 0644);
+    if (rv == APR_SUCCESS) {
+        rv = acme_safe_write(dir, ACME_FN_LIVE, set->meta_data,
+                             set->meta_len, 0644, (uid_t)-1, (gid_t)-1);
+    }
+    if (dir >= 0) {
+        close(dir);
+    }
+    return rv;
 }
 
 /* Staged set -> live, all key types or none. */
 static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
-                            const aa_domain_t *d)
+                            aa_domain_t *d)
 {
-    const char *staged = acme_store_path(p, g->store, ACME_AREA_STAGING,
-                                         d->name, "staged.json");
-    const char *live_dir = acme_store_path(p, g->store, ACME_AREA_LIVE,
-                                           d->name, NULL);
     const apr_array_header_t *types = d->spec.key_types;
-    const char *why;
-    json_t *meta;
+    staged_set_t set;
     apr_status_t rv;
     int i;
 
-    if (acme_store_read_json(&meta, staged, p) != APR_SUCCESS) {
+    d->held_until = 0;
+    if (read_staged_set(&set, g, p, s, d) != APR_SUCCESS) {
         return;
     }
-    if (held_back(p, s, d, meta)) {
+    if (already_judged(g, p, d, &set)) {
+        note_seen(d, &set);    /* the job has not cleaned up yet */
         return;
     }
-    for (i = 0; i < types->nelts; i++) {
+    if (!set.why && held_back(p, s, d, set.meta)) {
+        note_seen(d, &set);
+        return;
+    }
+    for (i = 0; !set.why && i < types->nelts; i++) {
         acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
-        if (check_member(&why, NULL, g, p, ACME_AREA_STAGING, d, t,
-                         d->names, NULL) != APR_SUCCESS) {
-            reject_staged(g, p, s, d, why);
-            return;
-        }
+        check_pair(&set.why, NULL, NULL, p, &set.pair[t], t, d->names);
     }
-    if ((rv = copy_set_to_live(g, p, d, staged)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00105)
-                     "%s: could not copy the new certificate into %s",
-                     d->name, live_dir);
+    if (set.why) {
+        reject_staged(g, p, s, d, &set);
         return;
     }
-    acme_store_remove_dir(acme_store_path(p, g->store, ACME_AREA_STAGING,
-                                          d->name, NULL), p);
-    aa_notify_mark_installed(g, d, p);
+    if ((rv = install_set(g, p, d, &set)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00105)
+                     "%s: could not write the new certificate into "
+                     "%s/live/%s; the current one stays in use", d->name,
+                     g->store_dir, d->key);
+        return;
+    }
+    write_handoff(g, p, s, d, &set, ACME_HANDOFF_INSTALLED);
+    note_seen(d, &set);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00104)
                  "%s: new certificate activated for %s", d->name,
                  acme_str_join(p, d->names, ", "));
 }
 
 /* A certificate from a CA no longer in ACMEServer is replaced. */
-static int issued_by_configured_ca(aa_global_t *g, apr_pool_t *p,
-                                   server_rec *s, const aa_domain_t *d)
+static int issued_by_configured_ca(apr_pool_t *p, server_rec *s,
+                                   const aa_domain_t *d, int dir)
 {
     const char *server;
+    acme_safe_e why;
+    char *data;
+    apr_size_t len;
     json_t *j;
     int i;
 
-    if (acme_store_read_json(&j, acme_store_path(p, g->store, ACME_AREA_LIVE,
-                             d->name, "live.json"), p) != APR_SUCCESS
+    if (acme_safe_read(&data, &len, &why, dir, ACME_FN_LIVE, geteuid(),
+                       ACME_STORE_META_MAX, p) != APR_SUCCESS
+        || !(j = acme_json_parse(p, data, len))
         || !(server = acme_json_str(j, "server"))) {
         return 1;    /* unknown origin: judge by names and dates only */
     }
@@ -265,16 +411,18 @@ static int issued_by_configured_ca(aa_global_t *g, apr_pool_t *p,
 /* One key type's live certificate: 0 when it cannot be served; else
  * records it and returns 1, or 2 when it also covers every name. */
 static int assess_type(aa_global_t *g, apr_pool_t *p, aa_domain_t *d,
-                       acme_key_type_e t)
+                       int dir, acme_key_type_e t)
 {
     apr_array_header_t *no_names = apr_array_make(p, 1, sizeof(char *));
     acme_cert_info_t *info;
     const char *why, *ari_id;
     apr_time_t at, expiring;
+    pem_pair_t pp;
     int j;
 
-    if (check_member(&why, &info, g, p, ACME_AREA_LIVE, d, t, no_names,
-                     &ari_id) != APR_SUCCESS) {
+    if (read_pair(&pp, &why, dir, geteuid(), t, p) != APR_SUCCESS
+        || check_pair(&why, &info, &ari_id, p, &pp, t, no_names)
+           != APR_SUCCESS) {
         return 0;
     }
     APR_ARRAY_PUSH(d->live_types, acme_key_type_e) = t;
@@ -319,65 +467,123 @@ static int is_configured(const aa_domain_t *d, acme_key_type_e t)
 static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
                         aa_domain_t *d)
 {
-    int t, complete = 1;
+    int t, dir, complete = 1;
 
     d->live_types = apr_array_make(g->pool, ACME_KEY_EC384,
                                    sizeof(acme_key_type_e));
     d->ari_ids = apr_table_make(g->pool, ACME_KEY_EC384);
     d->expiring_at = 0;
     d->renew_at = 0;
+    d->is_live = 0;
+    if (aa_store_open_domain(&dir, g, ACME_AREA_LIVE, d->key, s)
+        != APR_SUCCESS) {
+        return;
+    }
     for (t = ACME_KEY_RSA2048; t <= ACME_KEY_EC384; t++) {
-        if (is_configured(d, t) && assess_type(g, p, d, t) != 2) {
+        if (is_configured(d, t) && assess_type(g, p, d, dir, t) != 2) {
             complete = 0;
         }
     }
     for (t = ACME_KEY_RSA2048; !d->live_types->nelts && t <= ACME_KEY_EC384;
          t++) {
         if (!is_configured(d, t)) {
-            assess_type(g, p, d, t);
+            assess_type(g, p, d, dir, t);
         }
     }
     d->is_live = d->live_types->nelts > 0;
-    if (d->is_live && !issued_by_configured_ca(g, p, s, d)) {
+    if (d->is_live && !issued_by_configured_ca(p, s, d, dir)) {
         complete = 0;
     }
     if (!complete) {
         d->renew_at = 0;
     }
+    close(dir);
 }
 
-static apr_status_t ensure_fallback(aa_global_t *g, apr_pool_t *p,
-                                    const aa_domain_t *d)
+static apr_status_t make_fallback(const char **cert_pem, const char **key_pem,
+                                  apr_pool_t *p, const aa_domain_t *d)
 {
-    const char *dir = acme_store_path(p, g->store, ACME_AREA_FALLBACK,
-                                      d->name, NULL);
-    const char *cert = cert_file(p, g, ACME_AREA_FALLBACK, d->name,
-                                 ACME_KEY_EC256, "cert");
-    const char *key = cert_file(p, g, ACME_AREA_FALLBACK, d->name,
-                                ACME_KEY_EC256, "key");
     EVP_PKEY *pkey;
-    const char *cert_pem, *key_pem;
     apr_status_t rv;
 
-    if (acme_store_exists(cert, p) && acme_store_exists(key, p)) {
-        return APR_SUCCESS;
-    }
-    if ((rv = acme_store_mkdirs(dir, 0700, p)) != APR_SUCCESS
-        || (rv = acme_key_generate(&pkey, p, ACME_KEY_EC256)) != APR_SUCCESS
-        || (rv = acme_key_to_pem(&key_pem, p, pkey)) != APR_SUCCESS
-        || (rv = acme_cert_self_signed(&cert_pem, p, pkey, d->names,
-                                       30)) != APR_SUCCESS
-        || (rv = acme_store_write(key, key_pem, strlen(key_pem), 0600,
-                                  p)) != APR_SUCCESS) {
+    if ((rv = acme_key_generate(&pkey, p, ACME_KEY_EC256)) != APR_SUCCESS
+        || (rv = acme_key_to_pem(key_pem, p, pkey)) != APR_SUCCESS) {
         return rv;
     }
-    return acme_store_write(cert, cert_pem, strlen(cert_pem), 0644, p);
+    return acme_cert_self_signed(cert_pem, p, pkey, d->names, 30);
+}
+
+/* fallback/<key>/ in the store; where the store cannot take it, a
+ * directory of the server's run-time dir, so that mod_ssl always has
+ * something to serve and Apache starts. */
+static apr_status_t fallback_in(aa_global_t *g, apr_pool_t *p, int area_fd,
+                                const char *dir_path, aa_domain_t *d)
+{
+    const char *cert = pem_name(p, ACME_KEY_EC256, "cert");
+    const char *key = pem_name(p, ACME_KEY_EC256, "key");
+    const char *cert_pem, *key_pem;
+    acme_safe_e why;
+    apr_status_t rv;
+    int dir;
+
+    if ((rv = acme_safe_mkdir(&dir, &why, area_fd, d->key, 0700, geteuid(),
+                              0)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (acme_safe_check(&why, dir, cert, geteuid(), ACME_STORE_FILE_MAX)
+        != APR_SUCCESS
+        || acme_safe_check(&why, dir, key, geteuid(), ACME_STORE_FILE_MAX)
+           != APR_SUCCESS) {
+        if ((rv = make_fallback(&cert_pem, &key_pem, p, d)) == APR_SUCCESS
+            && (rv = acme_safe_write(dir, key, key_pem, strlen(key_pem), 0600,
+                                     (uid_t)-1, (gid_t)-1)) == APR_SUCCESS) {
+            rv = acme_safe_write(dir, cert, cert_pem, strlen(cert_pem), 0644,
+                                 (uid_t)-1, (gid_t)-1);
+        }
+    }
+    close(dir);
+    if (rv == APR_SUCCESS) {
+        d->fallback_cert = apr_pstrcat(g->pool, dir_path, "/", d->key, "/",
+                                       cert, NULL);
+        d->fallback_key = apr_pstrcat(g->pool, dir_path, "/", d->key, "/",
+                                      key, NULL);
+    }
+    return rv;
+}
+
+static void ensure_fallback(aa_global_t *g, apr_pool_t *p, server_rec *s,
+                            aa_domain_t *d)
+{
+    const char *run_dir;
+    acme_safe_e why;
+    apr_status_t rv = APR_ENOENT;
+    int fd;
+
+    if (g->area_fd[ACME_AREA_FALLBACK] >= 0) {
+        rv = fallback_in(g, p, g->area_fd[ACME_AREA_FALLBACK],
+                         acme_store_path(p, g->store, ACME_AREA_FALLBACK,
+                                         NULL, NULL), d);
+    }
+    if (rv == APR_SUCCESS) {
+        return;
+    }
+    run_dir = ap_runtime_dir_relative(p, "acmeauto-fallback");
+    acme_store_mkdirs(run_dir, 0700, p);
+    if (acme_safe_opendir(&fd, &why, AT_FDCWD, run_dir, geteuid(), 1)
+        == APR_SUCCESS) {
+        rv = fallback_in(g, p, fd, run_dir, d);
+        close(fd);
+    }
+    ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_WARNING : APLOG_ERR,
+                 rv, s, AA_LOGNO(00106) "%s: cannot write the fallback "
+                 "certificate into the store%s%s", d->name,
+                 rv == APR_SUCCESS ? "; using one in " : "",
+                 rv == APR_SUCCESS ? run_dir : "");
 }
 
 void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s,
                      int quiet)
 {
-    apr_status_t rv;
     int i;
 
     for (i = 0; i < g->domains->nelts; i++) {
@@ -385,10 +591,8 @@ void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s,
         assess_live(g, p, s, d);     /* what is live decides any delay */
         activate_staged(g, p, s, d);
         assess_live(g, p, s, d);
-        if (!d->is_live && (rv = ensure_fallback(g, p, d)) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00106)
-                         "%s: cannot create the fallback certificate",
-                         d->name);
+        if (!d->is_live) {
+            ensure_fallback(g, p, s, d);
         }
         if (quiet) {
             continue;
@@ -417,19 +621,20 @@ static int add_files(server_rec *s, apr_pool_t *p,
         return DECLINED;
     }
     if (fallback) {
-        APR_ARRAY_PUSH(cert_files, const char *) = cert_file(p, g,
-            ACME_AREA_FALLBACK, d->name, ACME_KEY_EC256, "cert");
-        APR_ARRAY_PUSH(key_files, const char *) = cert_file(p, g,
-            ACME_AREA_FALLBACK, d->name, ACME_KEY_EC256, "key");
+        if (!d->fallback_cert) {
+            return DECLINED;
+        }
+        APR_ARRAY_PUSH(cert_files, const char *) = d->fallback_cert;
+        APR_ARRAY_PUSH(key_files, const char *) = d->fallback_key;
         return OK;
     }
     types = d->live_types;
     for (i = 0; i < types->nelts; i++) {
         acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
-        APR_ARRAY_PUSH(cert_files, const char *) = cert_file(p, g,
-            ACME_AREA_LIVE, d->name, t, "cert");
-        APR_ARRAY_PUSH(key_files, const char *) = cert_file(p, g,
-            ACME_AREA_LIVE, d->name, t, "key");
+        APR_ARRAY_PUSH(cert_files, const char *) = acme_store_path(p,
+            g->store, ACME_AREA_LIVE, d->key, pem_name(p, t, "cert"));
+        APR_ARRAY_PUSH(key_files, const char *) = acme_store_path(p,
+            g->store, ACME_AREA_LIVE, d->key, pem_name(p, t, "key"));
     }
     return OK;
 }

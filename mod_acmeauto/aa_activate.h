@@ -3,10 +3,6 @@
 
 #include "mod_acmeauto.h"
 
-/* Parent, at every (re)start: creates the store and hands the child's
- * areas to the child's user. */
-apr_status_t aa_store_prepare(aa_global_t *g, apr_pool_t *p, server_rec *s);
-
 /* Parent: checks staged certificates and makes the good ones live, then
  * sets d->is_live/renew_at and makes a fallback where nothing is live.
  * quiet: no per-domain summary (the first of the two start-up passes). */

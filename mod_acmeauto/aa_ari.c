@@ -6,6 +6,7 @@
 #include <http_log.h>
 
 #include "aa_ari.h"
+#include "acme_schedule.h"
 #include "acme_json.h"
 #include "acme_util.h"
 
@@ -112,12 +113,17 @@ void aa_ari_check(aa_ari_state_t *ari, const aa_domain_t *d,
 {
     const apr_array_header_t *a;
     apr_interval_time_t recheck = ARI_MAX_RECHECK, error_wait = 0;
+    const char *ids;
     int i, answered = 0, unsupported = 0;
 
     if (!d->is_live || !d->ari_ids || now < ari->next_check) {
         return;
     }
-    ari->ids = apr_pstrdup(keep, aa_ari_ids(d, p));
+    /* keep lives as long as the child: copy only what changed. */
+    ids = aa_ari_ids(d, p);
+    if (!ari->ids || !ids || strcmp(ari->ids, ids)) {
+        ari->ids = ids ? apr_pstrdup(keep, ids) : NULL;
+    }
     ari->offered = 0;
     a = apr_table_elts(d->ari_ids);
     for (i = 0; i < a->nelts; i++) {
@@ -147,7 +153,7 @@ json_t *aa_ari_to_json(const aa_ari_state_t *ari)
 
 static apr_time_t sec_member(const json_t *j, const char *key)
 {
-    return apr_time_from_sec(json_integer_value(json_object_get(j, key)));
+    return acme_time_from_stored(json_integer_value(json_object_get(j, key)));
 }
 
 void aa_ari_from_json(aa_ari_state_t *ari, const json_t *j,
@@ -164,5 +170,8 @@ void aa_ari_from_json(aa_ari_state_t *ari, const json_t *j,
     ari->start = sec_member(j, "window_start");
     ari->end = sec_member(j, "window_end");
     ari->renew_at = sec_member(j, "renew_at");
-    ari->next_check = sec_member(j, "next_check");
+    /* A clock that jumped back or a damaged file must not silence the
+     * CA for longer than it may ask us to wait. */
+    ari->next_check = acme_time_clamp(sec_member(j, "next_check"), 0,
+                                      apr_time_now() + ARI_MAX_RECHECK);
 }

@@ -6,6 +6,7 @@
 
 #include "aa_notify.h"
 #include "acme_json.h"
+#include "acme_schedule.h"
 
 APLOG_USE_MODULE(acmeauto);
 
@@ -109,28 +110,9 @@ void aa_notify_from_json(aa_notify_state_t *ns, const json_t *j)
     for (i = 0; j && i < AA_EV_COUNT; i++) {
         json_t *v = json_object_get(j, events[i].name);
         if (json_is_integer(v)) {
-            ns->last[i] = apr_time_from_sec(json_integer_value(v));
+            /* Never in the future: that would silence the event. */
+            ns->last[i] = acme_time_clamp(acme_time_from_stored(
+                json_integer_value(v)), 0, apr_time_now());
         }
     }
-}
-
-static const char *installed_mark(const aa_global_t *g, const aa_domain_t *d,
-                                  apr_pool_t *p)
-{
-    return acme_store_path(p, g->store, ACME_AREA_STATE,
-                           apr_pstrcat(p, d->name, ".installed", NULL), NULL);
-}
-
-void aa_notify_mark_installed(const aa_global_t *g, const aa_domain_t *d,
-                              apr_pool_t *p)
-{
-    if (d->notify_cmd) {
-        acme_store_write(installed_mark(g, d, p), "", 0, 0644, p);
-    }
-}
-
-int aa_notify_take_installed(const aa_global_t *g, const aa_domain_t *d,
-                             apr_pool_t *p)
-{
-    return apr_file_remove(installed_mark(g, d, p), p) == APR_SUCCESS;
 }

@@ -27,12 +27,4 @@ void aa_notify(aa_notify_state_t *ns, const aa_domain_t *d, aa_event_e ev,
 json_t *aa_notify_to_json(const aa_notify_state_t *ns);
 void aa_notify_from_json(aa_notify_state_t *ns, const json_t *j);
 
-/* Parent: leaves word for the child that d's new certificate went live
- * (the child sends "installed": commands never run as root). */
-void aa_notify_mark_installed(const aa_global_t *g, const aa_domain_t *d,
-                              apr_pool_t *p);
-/* Child: 1 (and the mark removed) if such word is there. */
-int aa_notify_take_installed(const aa_global_t *g, const aa_domain_t *d,
-                             apr_pool_t *p);
-
 #endif

@@ -1,13 +1,12 @@
 /* The background work. The renewal job runs in a mod_watchdog singleton
  * inside one child, as the unprivileged User. When it has staged new
- * certificates it drops a request file; a small thread in the parent
- * (root) sees it and signals a graceful restart to its own process, which
- * the child could not do. */
+ * certificates it drops a hint file; the parent's restart watcher
+ * (aa_restart.c) looks at the staged set and restarts gracefully, which
+ * the child could not do. The parent's verdict on a staged set comes back
+ * through handoff/<key>.json: the job then cleans up staging/. */
 #include <string.h>
 #include <signal.h>
 #include <unistd.h>
-#include <pthread.h>
-#include <sys/stat.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_optional.h>
@@ -23,6 +22,7 @@
 #include "aa_ari.h"
 #include "aa_notify.h"
 #include "acme_json.h"
+#include "acme_handoff.h"
 #include "acme_util.h"
 #include "acme_schedule.h"
 
@@ -82,13 +82,27 @@ static void job_log(void *baton, int level, const char *msg)
                  msg);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static apr_array_header_t *sorted_names(apr_pool_t *p,
+                                        const apr_array_header_t *names)
+{
+    apr_array_header_t *a = apr_array_copy(p, names);
+
+    qsort(a->elts, a->nelts, sizeof(const char *), cmp_str);
+    return a;
+}
+
 /* What the persisted backoff was computed for: a changed configuration
  * deserves a fresh attempt. No secrets in it, only their hash. */
 static const char *fingerprint(apr_pool_t *p, const aa_domain_t *d)
 {
     const acme_domain_spec_t *sp = &d->spec;
     const char *s = apr_pstrcat(p, acme_str_join(p, d->servers, " "), "|",
-        acme_str_join(p, sp->names, ","), "|", sp->eab_kid ? sp->eab_kid : "",
+        acme_str_join(p, sorted_names(p, sp->names), ","), "|", sp->eab_kid ? sp->eab_kid : "",
         "|", sp->eab_hmac ? acme_sha256_hex(p, (const char *)sp->eab_hmac,
                                             sp->eab_hmac_len) : "",
         "|", sp->tos_agreed ? "tos" : "", "|",
@@ -106,7 +120,22 @@ static const char *state_path(apr_pool_t *p, const aa_global_t *g,
                               const aa_domain_t *d)
 {
     return acme_store_path(p, g->store, ACME_AREA_STATE,
-                           apr_pstrcat(p, d->name, ".json", NULL), NULL);
+                           acme_store_domain_file(p, d->key), NULL);
+}
+
+/* A state file that cannot be read as JSON: keep it for a look, start
+ * afresh. */
+static void set_aside_damaged(child_ctx_t *ctx, const aa_domain_t *d,
+                              apr_pool_t *p)
+{
+    const char *path = state_path(p, ctx->g, d);
+    const char *aside = apr_psprintf(p, "%s.damaged.%" APR_TIME_T_FMT, path,
+                                     apr_time_sec(apr_time_now()));
+
+    apr_file_rename(path, aside, p);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ctx->g->main_server,
+                 AA_LOGNO(00311) "%s: the state file was damaged and is set "
+                 "aside as %s; starting with a fresh state", d->name, aside);
 }
 
 static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
@@ -116,10 +145,19 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
     const char *fp = fingerprint(p, d);
     json_t *j;
 
+    apr_status_t rv;
+
     st->fingerprint = apr_pstrdup(ctx->keep, fp);
-    if (acme_store_read_json(&j, state_path(p, ctx->g, d), p) != APR_SUCCESS
-        || !acme_json_str(j, "config") || strcmp(acme_json_str(j, "config"),
-                                                 fp)) {
+    rv = acme_store_read_json(&j, state_path(p, ctx->g, d), p);
+    if (rv == APR_SUCCESS && !json_is_object(j)) {
+        rv = APR_EINVAL;
+    }
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+        set_aside_damaged(ctx, d, p);
+        return;
+    }
+    if (rv != APR_SUCCESS || !acme_json_str(j, "config")
+        || strcmp(acme_json_str(j, "config"), fp)) {
         return;
     }
     aa_ari_from_json(&st->ari, json_object_get(j, "ari"), d, ctx->keep, p);
@@ -131,8 +169,11 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
     if (st->failures < 0 || st->failures > 1000) {
         st->failures = 0;    /* a damaged file must not index past arrays */
     }
-    st->next_attempt = apr_time_from_sec(json_integer_value(
-        json_object_get(j, "next_attempt")));
+    /* Whatever the file says, an attempt is never further away than the
+     * longest delay we would choose ourselves. */
+    st->next_attempt = acme_time_clamp(acme_time_from_stored(
+        json_integer_value(json_object_get(j, "next_attempt"))), 0,
+        apr_time_now() + AA_MAX_RETRY_DELAY);
 }
 
 static void save_state(child_ctx_t *ctx, int i, apr_pool_t *p,
@@ -198,7 +239,7 @@ static void request_restart(child_ctx_t *ctx, aa_domain_t *d, apr_pool_t *p,
 static void send_restart_request(child_ctx_t *ctx, apr_pool_t *p)
 {
     const char *path = acme_store_path(p, ctx->g->store, ACME_AREA_STATE,
-                                       AA_RESTART_FILE, NULL);
+                                       ACME_FN_RESTART, NULL);
 
     if (ctx->restart_wanted) {
         acme_store_write(path, "restart\n", 8, 0644, p);
@@ -279,11 +320,13 @@ static apr_time_t staged_at(child_ctx_t *ctx, const aa_domain_t *d,
     json_t *j;
 
     if (acme_store_read_json(&j, acme_store_path(p, ctx->g->store,
-                             ACME_AREA_STAGING, d->name, "staged.json"), p)
+                             ACME_AREA_STAGING, d->key, ACME_FN_STAGED), p)
         != APR_SUCCESS) {
         return 0;
     }
-    return apr_time_from_sec(json_integer_value(json_object_get(j, "staged")));
+    /* Not in the future, and never 0 for a set that exists. */
+    return acme_time_clamp(acme_time_from_stored(json_integer_value(
+        json_object_get(j, "staged"))), 1, apr_time_now());
 }
 
 /* A staged set goes live at the next restart, which we ask for once the
@@ -314,28 +357,47 @@ static void release_staged(child_ctx_t *ctx, int i, apr_time_t staged,
     }
 }
 
-/* The parent refused the last staged set: that attempt failed. */
-static void count_rejection(child_ctx_t *ctx, int i, apr_pool_t *p,
-                            apr_time_t now)
+/* The parent's verdict on the staged set, if it is about this very set:
+ * the set is removed; an installation is announced, a rejection counts
+ * as a failed attempt (with backoff). 1 when there was a verdict. */
+static int take_verdict(child_ctx_t *ctx, int i, apr_pool_t *p,
+                        apr_time_t now)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
-    const char *mark = acme_store_path(p, ctx->g->store, ACME_AREA_STATE,
-        apr_pstrcat(p, d->name, ".rejected", NULL), NULL);
+    const char *dir = acme_store_path(p, ctx->g->store, ACME_AREA_STAGING,
+                                      d->key, NULL);
+    acme_handoff_t h;
     acme_error_t *err;
-    char *why;
-    apr_size_t len;
+    char *meta, *verdict;
+    apr_size_t mlen, vlen;
 
-    if (acme_store_read(&why, &len, mark, 4096, p) != APR_SUCCESS) {
-        return;
+    if (acme_store_read(&meta, &mlen, apr_pstrcat(p, dir, "/",
+                        ACME_FN_STAGED, NULL), ACME_STORE_META_MAX, p)
+        != APR_SUCCESS
+        || acme_store_read(&verdict, &vlen, acme_store_path(p, ctx->g->store,
+                           ACME_AREA_HANDOFF, acme_store_domain_file(p,
+                           d->key), NULL), ACME_STORE_META_MAX, p)
+           != APR_SUCCESS
+        || acme_handoff_parse(&h, p, verdict, vlen) != APR_SUCCESS
+        || strcmp(h.staged, acme_staged_digest(p, meta, mlen))) {
+        return 0;
     }
-    apr_file_remove(mark, p);
+    acme_store_remove_dir(dir, p);
+    st->restart_noted = 0;
+    if (!strcmp(h.outcome, ACME_HANDOFF_INSTALLED)) {
+        aa_notify(&st->notify, d, AA_EV_INSTALLED, p, ctx->g->main_server);
+        save_state(ctx, i, p, NULL);
+        return 1;
+    }
     err = acme_error_make(p, APR_EGENERAL, ACME_FAIL_TRANSIENT,
-                          "activating the new certificate", why,
-                          "the set was kept in rejected/; see the log");
+                          "activating the new certificate",
+                          h.why ? h.why : "refused by the server",
+                          "a copy was kept in rejected/; see the log");
     st->failures++;
     st->next_attempt = now + backoff(d, st, err);
     save_state(ctx, i, p, err);
+    return 1;
 }
 
 static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
@@ -343,11 +405,10 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
-    apr_time_t staged = staged_at(ctx, d, p);
+    apr_time_t staged;
 
-    if (!staged) {
-        count_rejection(ctx, i, p, now);
-    }
+    take_verdict(ctx, i, p, now);
+    staged = staged_at(ctx, d, p);
     if (!staged && d->is_live && now >= st->ari.next_check) {
         check_ari(ctx, i, p, now);
     }
@@ -414,20 +475,14 @@ static void child_start(child_ctx_t *ctx, apr_pool_t *ptemp)
         apr_pool_create(&ctx->keep, NULL);
     }
     if (!ctx->lock && apr_file_open(&ctx->lock, acme_store_path(ptemp,
-            ctx->g->store, ACME_AREA_STATE, "job.lock", NULL),
+            ctx->g->store, ACME_AREA_STATE, ACME_FN_JOB_LOCK, NULL),
             APR_FOPEN_WRITE | APR_FOPEN_CREATE, APR_FPROT_UREAD
             | APR_FPROT_UWRITE, ctx->keep) != APR_SUCCESS) {
         ctx->lock = NULL;
     }
     remove_stale_challenges(ctx, ptemp);
     for (i = 0; i < ctx->g->domains->nelts; i++) {
-        aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
         load_state(ctx, i, ptemp);
-        if (aa_notify_take_installed(ctx->g, d, ptemp)) {
-            aa_notify(&ctx->states[i].notify, d, AA_EV_INSTALLED, ptemp,
-                      ctx->g->main_server);
-            save_state(ctx, i, ptemp, NULL);
-        }
     }
 }
 
@@ -516,83 +571,4 @@ apr_status_t aa_watchdog_start(aa_global_t *g, apr_pool_t *pconf,
                      "cannot start the background job");
     }
     return rv;
-}
-
-/* ---- parent side: graceful restart on request ------------------------ */
-
-typedef struct {
-    aa_global_t *g;
-    server_rec *s;
-    volatile int stop;
-    apr_thread_t *thread;
-    apr_pool_t *pool;         /* the thread's, not pconf's: see below */
-    const char *request_path; /* state/restart.request */
-    pid_t owner;
-} watcher_t;
-
-/* The thread allocates nothing: children are forked while it runs, and
- * a fork taken while it held an allocator lock would leave them stuck. */
-static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
-{
-    watcher_t *w = data;
-    struct stat st;
-    sigset_t all;
-
-    /* Signals are the main thread's business, including our own. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    while (!w->stop) {
-        usleep(200 * 1000);
-        if (stat(w->request_path, &st) != 0) {
-            continue;
-        }
-        unlink(w->request_path);
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s, AA_LOGNO(00308)
-                     "new certificates are staged: restarting gracefully to "
-                     "activate them");
-        kill(getpid(), AP_SIG_GRACEFUL);
-        break;
-    }
-    return NULL;
-}
-
-static apr_status_t watcher_stop(void *data)
-{
-    watcher_t *w = data;
-    apr_status_t rv;
-
-    /* Children inherit pconf but not the thread. */
-    if (w->thread && w->owner == getpid()) {
-        w->stop = 1;
-        apr_thread_join(&rv, w->thread);
-        w->thread = NULL;
-        apr_pool_destroy(w->pool);
-    }
-    return APR_SUCCESS;
-}
-
-apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
-                                      server_rec *s)
-{
-    watcher_t *w = apr_pcalloc(pconf, sizeof(*w));
-    apr_status_t rv;
-
-    w->g = g;
-    w->s = s;
-    w->owner = getpid();
-    w->request_path = acme_store_path(pconf, g->store, ACME_AREA_STATE,
-                                      AA_RESTART_FILE, NULL);
-    /* A root pool of its own: the thread's exit must not touch pconf
-     * while the main thread may be using it. */
-    apr_pool_create(&w->pool, NULL);
-    rv = apr_thread_create(&w->thread, NULL, watcher_main, w, w->pool);
-    if (rv != APR_SUCCESS) {
-        apr_pool_destroy(w->pool);
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00309)
-                     "cannot start the restart watcher; new certificates "
-                     "will go live at the next manual restart");
-        return rv;
-    }
-    apr_pool_pre_cleanup_register(pconf, w, watcher_stop);
-    return APR_SUCCESS;
 }

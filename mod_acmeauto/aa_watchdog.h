@@ -10,9 +10,4 @@ apr_status_t aa_watchdog_start(aa_global_t *g, apr_pool_t *pconf,
 /* Child: makes the child's exit wait for a job tick under way. */
 void aa_watchdog_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* Parent: a thread that restarts the server gracefully when the child has
- * staged certificates; it ends with pconf. */
-apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
-                                      server_rec *s);
-
 #endif

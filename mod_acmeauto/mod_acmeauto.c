@@ -15,6 +15,9 @@
 #include "mod_acmeauto.h"
 #include "aa_config.h"
 #include "aa_activate.h"
+#include "aa_identity.h"
+#include "aa_restart.h"
+#include "aa_store.h"
 #include "aa_challenge.h"
 #include "aa_watchdog.h"
 #include "acme_http.h"
@@ -56,9 +59,10 @@ static int aa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (g->domains->nelts == 0) {
         return OK;    /* loaded but unused: no store, no threads */
     }
-    if (aa_store_prepare(g, ptemp, s) != APR_SUCCESS) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /* Store trouble is logged and never stops the server: what is live
+     * (or a fallback) is served, and the log says what to fix. */
+    aa_store_prepare(g, ptemp, s);
+    aa_identity_assign(g, ptemp, s, !dry_run);
     aa_activate_all(g, ptemp, s, dry_run);
     if (!dry_run) {
         acme_http_global_init();

@@ -16,13 +16,12 @@
 /* Our log message numbers: "AA" and five digits, like httpd's "AH". */
 #define AA_LOGNO(n) "AA" #n ": "
 
-/* Written by the child when certificates are staged; the parent restarts
- * gracefully when it sees it (state/ is the child's, live/ the parent's). */
-#define AA_RESTART_FILE "restart.request"
 
 /* One ACMEDomain: one certificate (per key type) for its names. */
 typedef struct aa_domain_t {
-    const char *name;                /* first name, names the certificate */
+    const char *name;                /* first name: logs and notifications */
+    const char *key;                 /* the store's name for it: stays with
+                                      * its set of names (aa_identity.c) */
     apr_array_header_t *names;       /* const char*, lower case */
     server_rec *defined_in;          /* the vhost, or the main server */
     int from_vhost;                  /* no arguments: ServerName + aliases */
@@ -42,6 +41,14 @@ typedef struct aa_domain_t {
     apr_time_t expiring_at;          /* when "expiring" is due; 0: none */
     apr_time_t renew_at;             /* when the job acts; 0: at once (none
                                       * live, or the config asks for more) */
+    /* The staged set the parent last judged (installed or rejected), or
+     * holds back until held_until: hash and length of its staged.json, so
+     * the restart watcher knows a new one (0: none). */
+    unsigned int staged_seen_hash;
+    apr_size_t staged_seen_len;
+    apr_time_t held_until;
+    const char *fallback_cert;       /* self-signed stand-in, when needed */
+    const char *fallback_key;
 } aa_domain_t;
 
 /* Per-server settings; AA_UNSET/NULL fields inherit from the main server. */
@@ -79,6 +86,12 @@ typedef struct {
     apr_array_header_t *domains;     /* all aa_domain_t*, after post_config */
     acme_store_t *store;
     apr_pool_t *pool;                /* pconf */
+    /* The parent's descriptors of the store's areas (aa_store.c), -1 where
+     * unusable; only valid during post_config. */
+    int area_fd[ACME_AREA_COUNT];
+    uid_t user;                      /* the server's User: owns the job's */
+    gid_t group;                     /* areas */
+    const char *fallback_dir;        /* where fallback certificates are */
 } aa_global_t;
 
 extern module AP_MODULE_DECLARE_DATA acmeauto_module;

@@ -439,26 +439,46 @@ out:
     return rv;
 }
 
-/* staged.json is written last: its presence means the set is whole. */
+/* staged.json is written last: its presence means the set is whole. It
+ * lists the digest of every file, so that the parent installs exactly
+ * the files this job checked, and its own digest names the set. */
 static apr_status_t stage(job_t *job)
 {
     const acme_domain_spec_t *d = job->d;
     json_t *meta, *names = json_array(), *types = json_array();
-    int i;
+    json_t *files = json_object();
+    static const char *const kinds[] = { "cert", "key" };
+    char *data;
+    apr_size_t len;
+    apr_status_t rv;
+    int i, k;
 
-    for (i = 0; i < d->key_types->nelts; i++) {
-        json_array_append_new(types, json_string(acme_key_type_name(
-            APR_ARRAY_IDX(d->key_types, i, acme_key_type_e))));
-    }
     for (i = 0; i < d->names->nelts; i++) {
         json_array_append_new(names, json_string(
             APR_ARRAY_IDX(d->names, i, const char *)));
     }
-    meta = acme_json_pool_own(job->p, json_pack("{s:o,s:o,s:s,s:I}",
-        "names", names, "key_types", types, "server", d->server_url,
-        "staged", (json_int_t)apr_time_sec(apr_time_now())));
+    meta = acme_json_pool_own(job->p, json_pack("{s:o,s:o,s:o,s:s,s:I}",
+        "names", names, "key_types", types, "files", files, "server",
+        d->server_url, "staged", (json_int_t)apr_time_sec(apr_time_now())));
+    for (i = 0; i < d->key_types->nelts; i++) {
+        acme_key_type_e t = APR_ARRAY_IDX(d->key_types, i, acme_key_type_e);
+        json_array_append_new(types, json_string(acme_key_type_name(t)));
+        for (k = 0; k < 2; k++) {
+            const char *fn = acme_store_pem_name(job->p,
+                                                 acme_key_type_name(t),
+                                                 kinds[k]);
+            rv = acme_store_read(&data, &len, acme_store_path(job->p,
+                                 job->store, ACME_AREA_STAGING, d->name, fn),
+                                 ACME_STORE_FILE_MAX, job->p);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            json_object_set_new(files, fn, json_string(
+                acme_sha256_hex(job->p, data, len)));
+        }
+    }
     return acme_store_write_json(acme_store_path(job->p, job->store,
-        ACME_AREA_STAGING, d->name, "staged.json"), meta, 0600, job->p);
+        ACME_AREA_STAGING, d->name, ACME_FN_STAGED), meta, 0600, job->p);
 }
 
 /* The CA no longer knows our account (RFC 8555 §7.3.1): set the stored

@@ -12,7 +12,7 @@
 #include "acme_client.h"
 
 typedef struct {
-    const char *name;                 /* the domain's first name: its id */
+    const char *name;                 /* the store key: staging/<name>/ */
     apr_array_header_t *names;        /* const char*, lower case */
     apr_array_header_t *key_types;    /* acme_key_type_e */
     const char *server_url;           /* ACME directory, byte for byte */

@@ -1,16 +1,51 @@
 #include "acme_schedule.h"
 
+#define TIME_MAX APR_INT64_MAX
+#define TIME_MIN APR_INT64_MIN
+
+apr_time_t acme_time_from_stored(apr_int64_t secs)
+{
+    if (secs <= 0) {
+        return 0;
+    }
+    return apr_time_from_sec(secs > ACME_STORED_SEC_MAX
+                             ? ACME_STORED_SEC_MAX : secs);
+}
+
+apr_time_t acme_time_clamp(apr_time_t t, apr_time_t lo, apr_time_t hi)
+{
+    return t < lo ? lo : (t > hi ? hi : t);
+}
+
+apr_time_t acme_time_add(apr_time_t a, apr_interval_time_t b)
+{
+    if (b > 0 && a > TIME_MAX - b) {
+        return TIME_MAX;
+    }
+    if (b < 0 && a < TIME_MIN - b) {
+        return TIME_MIN;
+    }
+    return a + b;
+}
+
 apr_time_t acme_renew_time(apr_time_t not_before, apr_time_t not_after,
                            int pct, apr_interval_time_t left)
 {
     apr_interval_time_t lifetime = not_after - not_before;
     apr_time_t at, emergency;
 
-    if (lifetime <= 0) {
+    /* Dates from a certificate are bounded (year 9999), but the
+     * difference of two may still be near the range of apr_time_t:
+     * divide before multiplying, and never subtract past the start. */
+    if (not_before < 0 || not_after <= not_before) {
         return not_before;
     }
-    at = left > 0 ? not_after - left : not_after - lifetime * pct / 100;
-    emergency = not_after - lifetime * ACME_EMERGENCY_PCT / 100;
+    if (pct < 0 || pct > 100) {
+        pct = ACME_EMERGENCY_PCT;
+    }
+    at = left > 0 ? (left >= lifetime ? not_before : not_after - left)
+                  : not_after - lifetime / 100 * pct;
+    emergency = not_after - lifetime / 100 * ACME_EMERGENCY_PCT;
     if (at > emergency) {
         at = emergency;
     }
@@ -45,4 +80,23 @@ apr_interval_time_t acme_retry_delay(int failures,
         delay = err->retry_after;
     }
     return delay > max_delay ? max_delay : delay;
+}
+
+int acme_rate_allow(apr_time_t *tat, apr_time_t now, int burst,
+                    apr_interval_time_t interval)
+{
+    apr_interval_time_t tolerance = (apr_interval_time_t)(burst - 1)
+                                    * interval;
+
+    if (*tat > now + tolerance + interval) {
+        *tat = now + tolerance;    /* the clock went back */
+    }
+    if (*tat < now) {
+        *tat = now;
+    }
+    if (*tat - now > tolerance) {
+        return 0;
+    }
+    *tat += interval;
+    return 1;
 }

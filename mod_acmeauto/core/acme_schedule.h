@@ -10,11 +10,32 @@
  * the window says (a window longer than the lifetime, say). */
 #define ACME_EMERGENCY_PCT 10
 
+/* The latest time a stored value may name: 9999-12-31T23:59:59Z. */
+#define ACME_STORED_SEC_MAX APR_INT64_C(253402300799)
+
+/* Seconds since the epoch as found in a file (anything a damaged or
+ * forged file holds) to apr_time_t without overflow: below 0 gives 0,
+ * beyond ACME_STORED_SEC_MAX gives that. */
+apr_time_t acme_time_from_stored(apr_int64_t secs);
+
+/* t limited to [lo, hi]. */
+apr_time_t acme_time_clamp(apr_time_t t, apr_time_t lo, apr_time_t hi);
+
+/* a + b, saturating at the bounds of apr_time_t instead of wrapping. */
+apr_time_t acme_time_add(apr_time_t a, apr_interval_time_t b);
+
 /* When to renew a certificate valid from not_before to not_after: when
  * left remains (if > 0), else when pct percent of the lifetime remains;
  * never later than the emergency point, never before not_before. */
 apr_time_t acme_renew_time(apr_time_t not_before, apr_time_t not_after,
                            int pct, apr_interval_time_t left);
+
+/* A rate limit (GCRA): with *tat its state (0 at first), may an event
+ * happen at now? Allows `burst` events at once, then one per `interval`;
+ * an allowed event is counted. A clock that went back is no reason to
+ * refuse for long: *tat never stays more than burst intervals ahead. */
+int acme_rate_allow(apr_time_t *tat, apr_time_t now, int burst,
+                    apr_interval_time_t interval);
 
 /* Delay before the next attempt after `failures` consecutive failures
  * (1 = the first): first_delay doubled each time, capped at max_delay,

@@ -11,7 +11,7 @@
 
 static const char *const area_names[ACME_AREA_COUNT] = {
     "accounts", "challenges", "staging", "live", "fallback", "rejected",
-    "state"
+    "state", "handoff"
 };
 
 apr_status_t acme_store_open(acme_store_t **store, apr_pool_t *p,
@@ -25,6 +25,23 @@ apr_status_t acme_store_open(acme_store_t **store, apr_pool_t *p,
 const char *acme_store_area_name(acme_store_area_e area)
 {
     return area < ACME_AREA_COUNT ? area_names[area] : "?";
+}
+
+int acme_store_area_is_users(acme_store_area_e area)
+{
+    return area == ACME_AREA_ACCOUNTS || area == ACME_AREA_CHALLENGES
+        || area == ACME_AREA_STAGING || area == ACME_AREA_STATE;
+}
+
+const char *acme_store_pem_name(apr_pool_t *p, const char *type_name,
+                                const char *kind)
+{
+    return apr_psprintf(p, "%s.%s.pem", type_name, kind);
+}
+
+const char *acme_store_domain_file(apr_pool_t *p, const char *key)
+{
+    return apr_pstrcat(p, key, ".json", NULL);
 }
 
 const char *acme_store_path(apr_pool_t *p, const acme_store_t *s,

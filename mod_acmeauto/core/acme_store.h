@@ -1,15 +1,27 @@
 /* The on-disk store: accounts, challenges, staged and live certificates,
  * per-domain state. Every write is temp file + fsync + rename, so a crash
- * never leaves a half-written file under a real name.
+ * never leaves a half-written file under a real name. This comment and
+ * the names below are the truth about the layout; no caller spells a
+ * file name of its own.
  *
+ * <key> is a domain's store key: the name it was first stored under,
+ * which stays with its set of names (see aa_identity).
+ *
+ * Owned by the server's User (the job writes; root reads with acme_safe):
  *   accounts/<ca-id>/account.json, account.key.pem (0600)
  *   challenges/<token>                 key authorizations in flight
- *   staging/<domain>/<type>.cert.pem, <type>.key.pem, staged.json
- *   live/<domain>/<type>.cert.pem, <type>.key.pem, live.json
- *   fallback/<domain>/<type>.cert.pem, <type>.key.pem
- *   rejected/<domain>.<time>/          staged sets that failed validation
- *   state/<domain>.json                job state and last error
- *   restart.request                    the child asks for a graceful restart
+ *   staging/<key>/<type>.cert.pem, <type>.key.pem, <type>.order.json,
+ *                 staged.json          orders under way and staged sets
+ *   state/<key>.json                   job state and last error
+ *   state/restart.request              the job's hint: something is staged
+ *   state/job.lock                     one job across generations
+ * Owned by root:
+ *   live/<key>/<type>.cert.pem, <type>.key.pem, live.json
+ *   fallback/<key>/ec256.cert.pem, ec256.key.pem
+ *   rejected/<key>.<time>.<random>/    staged sets that failed the checks
+ *   handoff/<key>.json                 the parent's verdict on the last
+ *                                      staged set (readable by the User)
+ *   handoff/domains.json               store key -> set of names
  */
 #ifndef ACME_STORE_H
 #define ACME_STORE_H
@@ -28,8 +40,18 @@ typedef enum {
     ACME_AREA_FALLBACK,
     ACME_AREA_REJECTED,
     ACME_AREA_STATE,
+    ACME_AREA_HANDOFF,
     ACME_AREA_COUNT
 } acme_store_area_e;
+
+#define ACME_FN_STAGED   "staged.json"
+#define ACME_FN_LIVE     "live.json"
+#define ACME_FN_RESTART  "restart.request"
+#define ACME_FN_JOB_LOCK "job.lock"
+#define ACME_FN_INDEX    "domains.json"
+#define ACME_FN_ACCOUNT  "account.json"
+/* The most of one staged.json or handoff file anybody reads. */
+#define ACME_STORE_META_MAX (64 * 1024)
 
 typedef struct {
     const char *base;
@@ -39,6 +61,16 @@ apr_status_t acme_store_open(acme_store_t **store, apr_pool_t *p,
                              const char *base);
 
 const char *acme_store_area_name(acme_store_area_e area);
+
+/* Does the area belong to the server's User (the job writes there)? */
+int acme_store_area_is_users(acme_store_area_e area);
+
+/* "<type>.<kind>.pem" for a key type name and "cert" or "key". In p. */
+const char *acme_store_pem_name(apr_pool_t *p, const char *type_name,
+                                const char *kind);
+
+/* "<key>.json": a domain's file in state/ and handoff/. In p. */
+const char *acme_store_domain_file(apr_pool_t *p, const char *key);
 
 /* base/area[/name[/file]]; name and file may be NULL. In p. */
 const char *acme_store_path(apr_pool_t *p, const acme_store_t *s,

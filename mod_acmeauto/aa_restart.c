@@ -1,0 +1,299 @@
+/* Parent side: graceful restart on evidence (see aa_restart.h).
+ *
+ * The watcher is a thread of the parent that allocates nothing once
+ * started: children are forked while it runs, and a fork taken while it
+ * held an allocator or library lock would leave them stuck. It uses only
+ * syscalls (acme_safe's *_nb and check functions), a buffer and a table
+ * prepared before it starts, and the log. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <apr_thread_proc.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <mpm_common.h>
+
+#include "aa_restart.h"
+#include "acme_safe.h"
+#include "acme_schedule.h"
+
+APLOG_USE_MODULE(acmeauto);
+
+#define POLL_INTERVAL (200 * 1000)            /* microseconds */
+/* The first restarts go at once (a new certificate is live within
+ * seconds); a stream of them is held to one a minute. */
+#define RESTART_BURST 3
+#define RESTART_INTERVAL apr_time_from_sec(60)
+#define LIMITER_KEY "mod_acmeauto-restart-limiter"
+
+/* Survives generations: lives in the process pool. */
+typedef struct {
+    apr_time_t tat;              /* acme_rate_allow's state */
+    dev_t hint_dev;              /* the hint last acted on */
+    ino_t hint_ino;
+    struct timespec hint_mtime;
+    ino_t odd_ino;               /* a hint of the wrong kind, logged once */
+} limiter_t;
+
+typedef struct {
+    const char *key;             /* staging/<key>/ */
+    const char **files;          /* the set's PEM files by name */
+    int nfiles;
+    unsigned int seen_hash;      /* the staged.json last judged */
+    apr_size_t seen_len;
+    apr_time_t held_until;       /* a held-back set is due then */
+} watched_t;
+
+typedef struct {
+    server_rec *s;
+    volatile int stop;
+    apr_thread_t *thread;
+    apr_pool_t *pool;            /* allocator of its own; see above */
+    const char *staging_path;
+    const char *hint_path;
+    uid_t user;
+    watched_t *domains;
+    int ndomains;
+    char *buf;                   /* a staged.json */
+    apr_size_t cap;
+    limiter_t *limiter;
+    pid_t owner;
+} watcher_t;
+
+/* Has the job's hint changed since we last acted on one? A hint that is
+ * not a regular file (a directory, a FIFO, a link) is no hint. */
+static int hint_changed(watcher_t *w)
+{
+    limiter_t *l = w->limiter;
+    struct stat st;
+
+    if (lstat(w->hint_path, &st) != 0) {
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        if (l->odd_ino != st.st_ino) {
+            l->odd_ino = st.st_ino;
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, w->s, AA_LOGNO(00312)
+                         "%s is not a regular file: ignored", w->hint_path);
+        }
+        return 0;
+    }
+    if (st.st_dev == l->hint_dev && st.st_ino == l->hint_ino
+        && st.st_mtim.tv_sec == l->hint_mtime.tv_sec
+        && st.st_mtim.tv_nsec == l->hint_mtime.tv_nsec) {
+        return 0;
+    }
+    l->hint_dev = st.st_dev;
+    l->hint_ino = st.st_ino;
+    l->hint_mtime = st.st_mtim;
+    return 1;
+}
+
+/* Is there a staged set for this domain the parent has not judged, whose
+ * files all pass the hardened checks; or a held one now due? */
+static int domain_has_evidence(watcher_t *w, int staging, watched_t *wd,
+                               apr_time_t now)
+{
+    apr_size_t len;
+    apr_ssize_t hlen;
+    acme_safe_e why;
+    unsigned int hash;
+    int dir, i, ok = 0;
+
+    if (acme_safe_opendir(&dir, &why, staging, wd->key, w->user, 0)
+        != APR_SUCCESS) {
+        return 0;
+    }
+    if (acme_safe_read_nb(w->buf, w->cap, &len, &why, dir, ACME_FN_STAGED,
+                          w->user) == APR_SUCCESS) {
+        hlen = (apr_ssize_t)len;
+        hash = apr_hashfunc_default(w->buf, &hlen);
+        if (len == wd->seen_len && hash == wd->seen_hash) {
+            ok = wd->held_until && now >= wd->held_until;
+        }
+        else {
+            for (ok = 1, i = 0; ok && i < wd->nfiles; i++) {
+                ok = acme_safe_check(&why, dir, wd->files[i], w->user,
+                                     ACME_STORE_FILE_MAX) == APR_SUCCESS;
+            }
+        }
+    }
+    close(dir);
+    return ok;
+}
+
+static int evidence(watcher_t *w, apr_time_t now)
+{
+    int staging, i, found = 0;
+
+    staging = open(w->staging_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                   | O_CLOEXEC);
+    if (staging < 0) {
+        return 0;
+    }
+    for (i = 0; !found && i < w->ndomains; i++) {
+        found = domain_has_evidence(w, staging, &w->domains[i], now);
+    }
+    close(staging);
+    return found;
+}
+
+/* The earliest held-back set not yet due, or 0. */
+static apr_time_t next_due(const watcher_t *w, apr_time_t now)
+{
+    apr_time_t due = 0;
+    int i;
+
+    for (i = 0; i < w->ndomains; i++) {
+        apr_time_t t = w->domains[i].held_until;
+        if (t && (!due || t < due)) {
+            due = t;
+        }
+    }
+    return due;
+}
+
+static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
+{
+    watcher_t *w = data;
+    apr_time_t due = next_due(w, 0);
+    int pending = 0, deferred_said = 0;
+    sigset_t all;
+
+    /* Signals are the main thread's business, including our own. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    hint_changed(w);    /* what is there now was seen by this generation */
+    while (!w->stop) {
+        apr_time_t now;
+        usleep(POLL_INTERVAL);
+        now = apr_time_now();
+        if (hint_changed(w) || (due && now >= due) || pending) {
+            pending = evidence(w, now);
+            due = due && now >= due ? 0 : due;
+        }
+        if (!pending) {
+            continue;
+        }
+        if (!acme_rate_allow(&w->limiter->tat, now, RESTART_BURST,
+                             RESTART_INTERVAL)) {
+            if (!deferred_said) {
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
+                             AA_LOGNO(00313) "new certificates are staged; "
+                             "the graceful restart waits for the rate limit "
+                             "(one a minute)");
+                deferred_said = 1;
+            }
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s, AA_LOGNO(00308)
+                     "new certificates are staged: restarting gracefully to "
+                     "activate them");
+        kill(getpid(), AP_SIG_GRACEFUL);
+        break;
+    }
+    return NULL;
+}
+
+static apr_status_t watcher_stop(void *data)
+{
+    watcher_t *w = data;
+    apr_status_t rv;
+
+    /* Children inherit pconf but not the thread. */
+    if (w->thread && w->owner == getpid()) {
+        w->stop = 1;
+        apr_thread_join(&rv, w->thread);
+        w->thread = NULL;
+        apr_pool_destroy(w->pool);
+    }
+    return APR_SUCCESS;
+}
+
+static limiter_t *process_limiter(server_rec *s)
+{
+    void *data = NULL;
+
+    apr_pool_userdata_get(&data, LIMITER_KEY, s->process->pool);
+    if (!data) {
+        data = apr_pcalloc(s->process->pool, sizeof(limiter_t));
+        apr_pool_userdata_set(data, LIMITER_KEY, apr_pool_cleanup_null,
+                              s->process->pool);
+    }
+    return data;
+}
+
+/* What the thread will look at, made before it starts. */
+static void watch_list(watcher_t *w, const aa_global_t *g)
+{
+    int i, j, n = 0;
+
+    w->domains = apr_pcalloc(w->pool, sizeof(watched_t)
+                             * (g->domains->nelts + 1));
+    for (i = 0; i < g->domains->nelts; i++) {
+        const aa_domain_t *d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        const apr_array_header_t *types = d->spec.key_types;
+        watched_t *wd = &w->domains[n];
+        if (!d->auto_restart) {
+            continue;    /* ACMEAutoRestart off: the admin restarts */
+        }
+        wd->key = apr_pstrdup(w->pool, d->key);
+        wd->files = apr_pcalloc(w->pool, sizeof(char *) * types->nelts * 2);
+        for (j = 0; j < types->nelts; j++) {
+            const char *tn = acme_key_type_name(APR_ARRAY_IDX(types, j,
+                                                acme_key_type_e));
+            wd->files[wd->nfiles++] = acme_store_pem_name(w->pool, tn, "cert");
+            wd->files[wd->nfiles++] = acme_store_pem_name(w->pool, tn, "key");
+        }
+        wd->seen_hash = d->staged_seen_hash;
+        wd->seen_len = d->staged_seen_len;
+        wd->held_until = d->held_until;
+        n++;
+    }
+    w->ndomains = n;
+}
+
+apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
+                                      server_rec *s)
+{
+    watcher_t *w = apr_pcalloc(pconf, sizeof(*w));
+    apr_allocator_t *alloc;
+    apr_status_t rv;
+
+    w->s = s;
+    w->owner = getpid();
+    w->user = g->user;
+    w->limiter = process_limiter(s);
+    /* A pool and allocator of its own: nothing the thread touches is
+     * shared with the main thread's pools. */
+    if ((rv = apr_allocator_create(&alloc)) != APR_SUCCESS
+        || (rv = apr_pool_create_ex(&w->pool, NULL, NULL, alloc))
+           != APR_SUCCESS) {
+        return rv;
+    }
+    apr_allocator_owner_set(alloc, w->pool);
+    w->staging_path = acme_store_path(w->pool, g->store, ACME_AREA_STAGING,
+                                      NULL, NULL);
+    w->hint_path = acme_store_path(w->pool, g->store, ACME_AREA_STATE,
+                                   ACME_FN_RESTART, NULL);
+    w->cap = ACME_STORE_META_MAX + 1;
+    w->buf = apr_palloc(w->pool, w->cap);
+    watch_list(w, g);
+    rv = apr_thread_create(&w->thread, NULL, watcher_main, w, w->pool);
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(w->pool);
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00309)
+                     "cannot start the restart watcher; new certificates "
+                     "will go live at the next manual restart");
+        return rv;
+    }
+    apr_pool_pre_cleanup_register(pconf, w, watcher_stop);
+    return APR_SUCCESS;
+}

@@ -1,0 +1,16 @@
+/* The parent's restart watcher: restarts Apache gracefully when the job
+ * has staged a certificate set the parent has not judged yet, or when a
+ * held-back set's activation delay has passed. On evidence only: the
+ * job's hint file (state/restart.request) only says "look now"; what is
+ * looked at is the staged set, read as hostile input (acme_safe). Module
+ * restarts are rate-limited across generations. */
+#ifndef AA_RESTART_H
+#define AA_RESTART_H
+
+#include "mod_acmeauto.h"
+
+/* Starts the watcher thread for this generation; it ends with pconf. */
+apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
+                                      server_rec *s);
+
+#endif
