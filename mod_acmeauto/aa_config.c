@@ -8,6 +8,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <util_cfgtree.h>
 
 #include "aa_config.h"
 #include "acme_util.h"
@@ -612,6 +613,74 @@ static aa_domain_t *domain_for_server(aa_global_t *g, server_rec *s)
     return NULL;
 }
 
+/* Settings that belong to an ACMEDomain: in a <VirtualHost> they apply
+ * to the ACMEDomain written in that <VirtualHost>, and only to it. */
+static int is_domain_setting(const char *directive)
+{
+    static const char *const names[] = {
+        "ACMEServer", "ACMEEAB", "ACMEContact", "ACMEAgreeTOS",
+        "ACMEKeyType", "ACMECACertificate", "ACMEAutoRestart",
+        "ACMERetryDelay", "ACMERenewWindow", "ACMEActivationDelay",
+        "ACMEChallenges", "ACMENotifyCmd", NULL
+    };
+    int i;
+
+    for (i = 0; names[i]; i++) {
+        if (!strcasecmp(directive, names[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* In the directives of one <VirtualHost> (and conditional sections in
+ * it): the first domain setting, and whether an ACMEDomain is there. */
+static void scan_vhost(const ap_directive_t *dir, const ap_directive_t **setting,
+                       int *has_domain)
+{
+    for (; dir; dir = dir->next) {
+        if (!strcasecmp(dir->directive, "ACMEDomain")) {
+            *has_domain = 1;
+        }
+        else if (!*setting && is_domain_setting(dir->directive)) {
+            *setting = dir;
+        }
+        if (dir->first_child) {
+            scan_vhost(dir->first_child, setting, has_domain);
+        }
+    }
+}
+
+/* No silent settings: a domain setting in a <VirtualHost> without an
+ * ACMEDomain of its own would apply to nothing, so it is refused. */
+static const char *check_vhost_settings(apr_pool_t *p,
+                                        const ap_directive_t *dir)
+{
+    const char *err;
+
+    for (; dir; dir = dir->next) {
+        if (!strcasecmp(dir->directive, "<VirtualHost")) {
+            const ap_directive_t *setting = NULL;
+            int has_domain = 0;
+            scan_vhost(dir->first_child, &setting, &has_domain);
+            if (setting && !has_domain) {
+                return apr_psprintf(p, "%s at %s:%d has no effect: this "
+                    "<VirtualHost> has no ACMEDomain of its own, and a "
+                    "setting in a <VirtualHost> applies only to the "
+                    "ACMEDomain written there. Move %s beside the "
+                    "ACMEDomain it is meant for, or to the server level",
+                    setting->directive, setting->filename,
+                    setting->line_num, setting->directive);
+            }
+        }
+        else if (dir->first_child
+                 && (err = check_vhost_settings(p, dir->first_child))) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
 const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
 {
     aa_srv_conf_t *main_sc = aa_srv_conf(s);
@@ -646,5 +715,5 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
     for (vs = s; vs; vs = vs->next) {
         aa_srv_conf(vs)->served = domain_for_server(g, vs);
     }
-    return NULL;
+    return check_vhost_settings(p, ap_conftree);
 }

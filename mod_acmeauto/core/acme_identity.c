@@ -69,33 +69,38 @@ static apr_array_header_t *index_keys(apr_pool_t *p, const json_t *index)
     return a;
 }
 
-/* Rules 1 (exact, want_exact) and 2 (most shared names). */
+/* Rule 1 (want_exact) and rule 2: the best pair of an unassigned domain
+ * and an untaken key first: most shared names, then the key being one
+ * of the domain's names, then configuration order. */
 static void match_index(const char **keys, const json_t *index,
                         const apr_array_header_t *ikeys,
                         apr_array_header_t *const *sets, int n,
                         int want_exact)
 {
-    int i, k;
-
-    for (i = 0; i < n; i++) {
-        const char *best = NULL;
-        int best_common = 0;
-        for (k = 0; !keys[i] && k < ikeys->nelts; k++) {
-            const char *key = APR_ARRAY_IDX(ikeys, k, const char *);
-            int same, common = overlap(sets[i], json_object_get(index, key),
-                                       &same);
-            if (taken(keys, n, key) || common <= 0
-                || (want_exact && !same)) {
-                continue;
-            }
-            if (common > best_common) {
-                best = key;
-                best_common = common;
+    for (;;) {
+        int i, k, best_i = -1, best_k = -1, best_score = 0;
+        for (i = 0; i < n; i++) {
+            for (k = 0; !keys[i] && k < ikeys->nelts; k++) {
+                const char *key = APR_ARRAY_IDX(ikeys, k, const char *);
+                int same, score = overlap(sets[i], json_object_get(index,
+                                                                   key),
+                                          &same);
+                if (taken(keys, n, key) || score <= 0
+                    || (want_exact && !same)) {
+                    continue;
+                }
+                score = score * 2 + contains(sets[i], key);
+                if (score > best_score) {
+                    best_score = score;
+                    best_i = i;
+                    best_k = k;
+                }
             }
         }
-        if (!keys[i] && best) {
-            keys[i] = best;
+        if (best_i < 0) {
+            return;
         }
+        keys[best_i] = APR_ARRAY_IDX(ikeys, best_k, const char *);
     }
 }
 

@@ -8,8 +8,8 @@
  * The index (handoff/domains.json, root's) maps each key to the names it
  * was last configured with. A configured set of names takes, in order:
  *   1. the key whose names are exactly the same set;
- *   2. else the key sharing the most names with it (ties: the first
- *      configured domain wins; keys in sorted order);
+ *   2. else the key sharing the most names with it (ties: a key that
+ *      is one of its names, then the first configured domain);
  *   3. else a name of the set that already has entries in the store
  *      (stores written before the index existed);
  *   4. else its first name (with "~2", "~3"... if that key is taken).

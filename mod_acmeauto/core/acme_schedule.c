@@ -40,9 +40,7 @@ apr_time_t acme_renew_time(apr_time_t not_before, apr_time_t not_after,
     if (not_before < 0 || not_after <= not_before) {
         return not_before;
     }
-    if (pct < 0 || pct > 100) {
-        pct = ACME_EMERGENCY_PCT;
-    }
+    pct = pct < 0 ? 0 : (pct > 100 ? 100 : pct);
     at = left > 0 ? (left >= lifetime ? not_before : not_after - left)
                   : not_after - lifetime / 100 * pct;
     emergency = not_after - lifetime / 100 * ACME_EMERGENCY_PCT;

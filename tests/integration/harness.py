@@ -729,6 +729,25 @@ def http_request(path, host, https=False, port=None, method="GET", headers=None,
         conn.close()
 
 
+def as_user(script, timeout=60, user=RUN_USER):
+    """Run a Python script as the server's User (an attacker's CGI/PHP
+    script would run so); returns CompletedProcess, raises on failure."""
+    pw = pwd.getpwnam(user)
+
+    def drop():
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+
+    cp = subprocess.run(["/usr/bin/python3", "-c", script], preexec_fn=drop,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                        timeout=timeout, stdin=subprocess.DEVNULL, cwd="/")
+    if cp.returncode != 0:
+        raise HarnessError("script as %s failed (%d):\n%s%s" % (
+            user, cp.returncode, cp.stdout, cp.stderr))
+    return cp
+
+
 def vhosts(name, aliases=(), acme_domain=None, https_extra="", http_extra="", http=True):
     """An HTTPS (5443) and an HTTP (5002) <VirtualHost> for `name`.
 
@@ -955,6 +974,18 @@ class Apache:
                 raise AssertionError("no error-log line matching /%s/ within %ss\n%s" % (
                     regex, timeout, self.diagnostics()))
             time.sleep(0.25)
+
+    def graceful(self, timeout=30.0):
+        """Graceful restart as an administrator (or logrotate) would do it;
+        returns once the new generation runs."""
+        mark = self.log_mark()
+        os.kill(self.pid, signal.SIGUSR1)
+        self.wait_log(r"resuming normal operations", timeout=timeout, since=mark)
+        return mark
+
+    def restarts(self, since=0):
+        """Graceful restarts (SIGUSR1 received) logged after `since`."""
+        return len(self.log_lines(r"AH00493", since=since))
 
     def diagnostics(self):
         parts = ["== apache root: %s (pid %s, running=%s)" % (self.root, self.pid, self.running()),

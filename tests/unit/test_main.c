@@ -30,6 +30,8 @@ int main(void)
     srunner_add_suite(sr, store_suite());
     srunner_add_suite(sr, schedule_suite());
     srunner_add_suite(sr, ari_suite());
+    srunner_add_suite(sr, safe_suite());
+    srunner_add_suite(sr, identity_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -16,5 +16,7 @@ Suite *client_suite(void);
 Suite *store_suite(void);
 Suite *schedule_suite(void);
 Suite *ari_suite(void);
+Suite *safe_suite(void);
+Suite *identity_suite(void);
 
 #endif
