@@ -1,7 +1,10 @@
 /* Directives (SPEC.md §2). Every handler has one shape: check the context,
  * parse, check the range, assign; it returns NULL or a message naming the
  * directive and the value. */
+#include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
+#include <openssl/crypto.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
 #include <apr_lib.h>
@@ -123,35 +126,66 @@ static const char *set_server(cmd_parms *cmd, void *dc, int argc,
     return NULL;
 }
 
+/* The decoded EAB key lives as long as pconf and is wiped with it, so
+ * that no earlier generation's copy lingers in the parent's free memory
+ * (which every child inherits). */
+static apr_status_t wipe_key(void *data)
+{
+    apr_size_t *len = data;
+
+    OPENSSL_cleanse(len + 1, *len);
+    return APR_SUCCESS;
+}
+
 static const char *eab_assign(cmd_parms *cmd, aa_srv_conf_t *sc,
-                              const char *kid, const char *hmac,
+                              const char *kid, char *hmac,
                               const char *origin)
 {
-    unsigned char *key;
-    apr_size_t len;
+    unsigned char *key, *held;
+    apr_size_t len, *box;
+    apr_status_t rv = acme_b64_decode(&key, &len, cmd->pool, hmac);
 
-    if (!*kid) {
-        return bad(cmd, origin, "has an empty key identifier");
-    }
-    if (acme_b64_decode(&key, &len, cmd->pool, hmac) != APR_SUCCESS
-        || len == 0) {
+    OPENSSL_cleanse(hmac, strlen(hmac));    /* our copy of the text */
+    if (rv != APR_SUCCESS || len == 0) {
         /* Never echo the secret itself. */
         return apr_psprintf(cmd->pool, "%s: the HMAC key for '%s' is not "
                             "base64url or base64", cmd->cmd->name, kid);
     }
+    if (!*kid) {
+        OPENSSL_cleanse(key, len);
+        return bad(cmd, origin, "has an empty key identifier");
+    }
+    box = apr_palloc(cmd->pool, sizeof(*box) + len);
+    *box = len;
+    held = (unsigned char *)(box + 1);
+    memcpy(held, key, len);
+    OPENSSL_cleanse(key, len);
+    apr_pool_cleanup_register(cmd->pool, box, wipe_key,
+                              apr_pool_cleanup_null);
     sc->eab_set = 1;
     sc->eab_kid = kid;
-    sc->eab_hmac = key;
+    sc->eab_hmac = held;
     sc->eab_hmac_len = len;
     return NULL;
+}
+
+/* jansson's memory is wiped before it is freed while the EAB file is
+ * parsed: the secret must not linger in freed heap either. */
+static void free_wiped(void *ptr)
+{
+    if (ptr) {
+        OPENSSL_cleanse(ptr, malloc_usable_size(ptr));
+        free(ptr);
+    }
 }
 
 static const char *eab_from_file(cmd_parms *cmd, aa_srv_conf_t *sc,
                                  const char *arg)
 {
     const char *path = ap_server_root_relative(cmd->pool, arg + 5);
-    const char *kid, *hmac;
-    char *data;
+    char *kid = NULL, *hmac = NULL, *data;
+    json_malloc_t old_malloc;
+    json_free_t old_free;
     apr_size_t len;
     json_t *j;
 
@@ -159,15 +193,24 @@ static const char *eab_from_file(cmd_parms *cmd, aa_srv_conf_t *sc,
                                  cmd->pool) != APR_SUCCESS) {
         return bad(cmd, arg, "cannot be read");
     }
-    j = acme_json_parse(cmd->pool, data, len);
-    kid = acme_json_str(j, "kid");
-    hmac = acme_json_str(j, "hmac");
+    json_get_alloc_funcs(&old_malloc, &old_free);
+    json_set_alloc_funcs(malloc, free_wiped);
+    j = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    OPENSSL_cleanse(data, len);
+    if (json_is_string(json_object_get(j, "kid"))
+        && json_is_string(json_object_get(j, "hmac"))) {
+        kid = apr_pstrdup(cmd->pool, json_string_value(
+            json_object_get(j, "kid")));
+        hmac = apr_pstrdup(cmd->pool, json_string_value(
+            json_object_get(j, "hmac")));
+    }
+    json_decref(j);
+    json_set_alloc_funcs(old_malloc, old_free);
     if (!kid || !hmac) {
         return bad(cmd, arg, "must hold a JSON object with string members "
                    "\"kid\" and \"hmac\"");
     }
-    return eab_assign(cmd, sc, apr_pstrdup(cmd->pool, kid),
-                      apr_pstrdup(cmd->pool, hmac), arg);
+    return eab_assign(cmd, sc, kid, hmac, arg);
 }
 
 static const char *set_eab(cmd_parms *cmd, void *dc, const char *a1,
@@ -187,7 +230,7 @@ static const char *set_eab(cmd_parms *cmd, void *dc, const char *a1,
         return bad(cmd, a1, "needs a second argument: use 'ACMEEAB KID HMAC', "
                    "'ACMEEAB file:PATH' or 'ACMEEAB none'");
     }
-    return eab_assign(cmd, sc, a1, a2, a1);
+    return eab_assign(cmd, sc, a1, apr_pstrdup(cmd->pool, a2), a1);
 }
 
 static const char *set_domain(cmd_parms *cmd, void *dc, int argc,
@@ -545,6 +588,8 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     spec->eab_kid = sc->eab_kid;
     spec->eab_hmac = sc->eab_hmac;
     spec->eab_hmac_len = sc->eab_hmac_len;
+    d->eab_digest = sc->eab_hmac ? acme_sha256_hex(p,
+        (const char *)sc->eab_hmac, sc->eab_hmac_len) : "";
     spec->contacts = sc->contacts ? sc->contacts : default_contacts(p, s);
     spec->tos_agreed = sc->tos == 1;
     spec->tos_url = sc->tos_url;

@@ -46,6 +46,8 @@ typedef struct {
     const char *key;             /* staging/<key>/ */
     const char **files;          /* the set's PEM files by name */
     int nfiles;
+    const char **accounts;       /* EAB: account.json of each CA */
+    int naccounts;
     unsigned int seen_hash;      /* the staged.json last judged */
     apr_size_t seen_len;
     apr_time_t held_until;       /* a held-back set is due then */
@@ -129,10 +131,28 @@ static int domain_has_evidence(watcher_t *w, int staging, watched_t *wd,
     return ok;
 }
 
-static int evidence(watcher_t *w, apr_time_t now)
+/* A CA of an EAB domain without an account: the job needs the HMAC,
+ * which only a new generation of children gets. */
+static int account_missing(const watched_t *wd)
+{
+    struct stat st;
+    int i;
+
+    for (i = 0; i < wd->naccounts; i++) {
+        if (lstat(wd->accounts[i], &st) != 0 && errno == ENOENT) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int evidence(watcher_t *w, apr_time_t now, int hinted)
 {
     int staging, i, found = 0;
 
+    for (i = 0; hinted && !found && i < w->ndomains; i++) {
+        found = account_missing(&w->domains[i]);
+    }
     staging = open(w->staging_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
                    | O_CLOEXEC);
     if (staging < 0) {
@@ -173,10 +193,12 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
     hint_changed(w);    /* what is there now was seen by this generation */
     while (!w->stop) {
         apr_time_t now;
+        int hinted;
         usleep(POLL_INTERVAL);
         now = apr_time_now();
-        if (hint_changed(w) || (due && now >= due) || pending) {
-            pending = evidence(w, now);
+        hinted = hint_changed(w);
+        if (hinted || (due && now >= due) || pending) {
+            pending = evidence(w, now, hinted || pending);
             due = due && now >= due ? 0 : due;
         }
         if (!pending) {
@@ -251,6 +273,16 @@ static void watch_list(watcher_t *w, const aa_global_t *g)
                                                 acme_key_type_e));
             wd->files[wd->nfiles++] = acme_store_pem_name(w->pool, tn, "cert");
             wd->files[wd->nfiles++] = acme_store_pem_name(w->pool, tn, "key");
+        }
+        if (d->spec.eab_kid) {
+            wd->accounts = apr_pcalloc(w->pool, sizeof(char *)
+                                       * d->servers->nelts);
+            for (j = 0; j < d->servers->nelts; j++) {
+                wd->accounts[wd->naccounts++] = acme_store_path(w->pool,
+                    g->store, ACME_AREA_ACCOUNTS, acme_job_account_id(
+                    w->pool, APR_ARRAY_IDX(d->servers, j, const char *)),
+                    ACME_FN_ACCOUNT);
+            }
         }
         wd->seen_hash = d->staged_seen_hash;
         wd->seen_len = d->staged_seen_len;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <apr_strings.h>
+#include <openssl/crypto.h>
 #include <apr_thread_proc.h>
 #include <apr_optional.h>
 #include <httpd.h>
@@ -102,10 +103,9 @@ static const char *fingerprint(apr_pool_t *p, const aa_domain_t *d)
 {
     const acme_domain_spec_t *sp = &d->spec;
     const char *s = apr_pstrcat(p, acme_str_join(p, d->servers, " "), "|",
-        acme_str_join(p, sorted_names(p, sp->names), ","), "|", sp->eab_kid ? sp->eab_kid : "",
-        "|", sp->eab_hmac ? acme_sha256_hex(p, (const char *)sp->eab_hmac,
-                                            sp->eab_hmac_len) : "",
-        "|", sp->tos_agreed ? "tos" : "", "|",
+        acme_str_join(p, sorted_names(p, sp->names), ","), "|",
+        sp->eab_kid ? sp->eab_kid : "", "|", d->eab_digest, "|",
+        sp->tos_agreed ? "tos" : "", "|",
         acme_str_join(p, sp->contacts, ","), NULL);
     int i;
 
@@ -284,6 +284,17 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
     }
     if (server_stopping(NULL)) {
         return;    /* interrupted, not failed: the next child resumes */
+    }
+    if (APR_STATUS_IS_EAGAIN(err->status)) {
+        /* A new registration needs the EAB key, which this child no
+         * longer holds: the next generation gets it from the parent. */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00314)
+                     "%s: a new account must be registered at %s; the EAB "
+                     "key is handed to the background job at the next "
+                     "graceful restart", d->name, spec.server_url);
+        st->next_attempt = apr_time_now() + d->retry_delay;
+        ctx->restart_wanted |= d->auto_restart;
+        return;
     }
     st->failures++;
     delay = backoff(d, st, err);
@@ -537,8 +548,61 @@ static apr_status_t child_exit_wait(void *data)
     return APR_SUCCESS;
 }
 
+/* Does every CA of d have a stored account? */
+static int accounts_exist(const aa_global_t *g, const aa_domain_t *d,
+                          apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < d->servers->nelts; i++) {
+        const char *url = APR_ARRAY_IDX(d->servers, i, const char *);
+        if (!acme_store_exists(acme_store_path(p, g->store,
+                               ACME_AREA_ACCOUNTS, acme_job_account_id(p,
+                               url), ACME_FN_ACCOUNT), p)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The EAB HMAC is needed only to register an account: a child does not
+ * keep it once every account it could need exists. The bytes are wiped
+ * once no domain of this child keeps them. */
+static void drop_eab_secrets(const aa_global_t *g, apr_pool_t *p)
+{
+    int n = g && g->store ? g->domains->nelts : 0, i, j;
+    char *drop = apr_pcalloc(p, n + 1);
+
+    for (i = 0; i < n; i++) {
+        aa_domain_t *d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        drop[i] = d->spec.eab_hmac && accounts_exist(g, d, p);
+    }
+    for (i = 0; i < n; i++) {
+        aa_domain_t *d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        const unsigned char *key = d->spec.eab_hmac;
+        int kept = 0;
+        if (!drop[i]) {
+            continue;
+        }
+        for (j = 0; j < n; j++) {
+            aa_domain_t *e = APR_ARRAY_IDX(g->domains, j, aa_domain_t *);
+            kept |= !drop[j] && e->spec.eab_hmac == key;
+        }
+        if (!kept) {
+            OPENSSL_cleanse((void *)key, d->spec.eab_hmac_len);
+        }
+        d->spec.eab_hmac = NULL;
+        d->spec.eab_hmac_len = 0;
+    }
+}
+
 void aa_watchdog_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    apr_pool_t *p;
+
+    apr_pool_create(&p, pchild);
+    drop_eab_secrets(aa_global(), p);
+    apr_pool_destroy(p);
     child_exiting = 0;
     tick_busy = 0;
     apr_pool_pre_cleanup_register(pchild, NULL, child_exit_wait);

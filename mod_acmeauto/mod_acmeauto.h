@@ -26,7 +26,10 @@ typedef struct aa_domain_t {
     server_rec *defined_in;          /* the vhost, or the main server */
     int from_vhost;                  /* no arguments: ServerName + aliases */
     const char *defined_at;          /* "file:line" for messages */
-    acme_domain_spec_t spec;         /* resolved settings, after post_config */
+    acme_domain_spec_t spec;         /* resolved settings, after post_config;
+                                      * the job's copy of the EAB HMAC is
+                                      * wiped once the accounts exist */
+    const char *eab_digest;          /* SHA-256 of the EAB HMAC, or "" */
     apr_array_header_t *servers;     /* ACMEServer URLs, in failover order */
     int auto_restart;
     apr_interval_time_t retry_delay;

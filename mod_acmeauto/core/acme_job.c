@@ -127,6 +127,14 @@ static apr_status_t setup_account(job_t *job)
     if ((rv = check_tos_url(job)) != APR_SUCCESS) {
         return rv;
     }
+    if (job->d->eab_kid && !job->d->eab_hmac) {
+        /* The caller let go of the secret; it must hand it over again. */
+        c->error = acme_error_make(job->p, APR_EAGAIN, ACME_FAIL_TRANSIENT,
+                                   "registering an account", "the EAB HMAC "
+                                   "key is not at hand", "it is needed to "
+                                   "register a new account");
+        return APR_EAGAIN;
+    }
     rv = acme_account_register(c, job->p, job->d->contacts,
                                job->d->tos_agreed, job->d->eab_kid,
                                job->d->eab_hmac, job->d->eab_hmac_len);

@@ -17,6 +17,8 @@ typedef struct {
     apr_array_header_t *key_types;    /* acme_key_type_e */
     const char *server_url;           /* ACME directory, byte for byte */
     const char *eab_kid;              /* NULL: no EAB */
+    /* NULL with eab_kid set: the caller holds the key back; a needed
+     * registration fails with APR_EAGAIN. */
     const unsigned char *eab_hmac;
     apr_size_t eab_hmac_len;
     apr_array_header_t *contacts;     /* "mailto:..." */

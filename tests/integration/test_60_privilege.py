@@ -221,3 +221,66 @@ def test_user_cannot_write_roots_areas(apache, pebble):
         st = os.stat(os.path.join(a.store_dir, area))
         assert st.st_uid == 0 and not st.st_mode & 0o022, area
     _users_areas_hold_nothing_of_roots(a)
+
+
+def _process_memory_has(pid, needles):
+    """Which of the byte strings occur in the writable memory of pid."""
+    found = set()
+    with open("/proc/%d/maps" % pid) as maps:
+        regions = []
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if perms.startswith("rw"):
+                lo, hi = (int(x, 16) for x in addr.split("-"))
+                regions.append((lo, hi))
+    with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+        for lo, hi in regions:
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except OSError:
+                continue
+            for n in needles:
+                if n in data:
+                    found.add(n)
+    return found
+
+
+def _children(a):
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == a.pid:
+                        out.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def test_children_let_go_of_the_eab_key_once_the_account_exists(apache, pebble):
+    """Issue 6 item 7: the EAB HMAC is held by the children only until the
+    account exists; the parent (root) keeps it to hand it over again."""
+    import base64
+    name = "eabheld.t60.test"
+    text = pebble.eab["kid-3"]
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    a = apache("ACMEEAB file:@ROOT@/eab.json\nACMEContact admin@example.org\n"
+               "ACMEAgreeTOS on\nACMEDomain %s\n" % name + vhosts(name))
+    write_file(os.path.join(a.root, "eab.json"),
+               json.dumps({"kid": "kid-3", "hmac": text}), mode=0o600)
+    a.start()
+    a.wait_cert(name, timeout=TIMEOUT)
+    a.graceful()                 # children of a generation with the account
+    deadline = time.time() + 20
+    kids = []
+    while time.time() < deadline and len(kids) < 2:
+        kids = _children(a)
+        time.sleep(0.2)
+    assert kids, "no children"
+    # The scan can see the key: the parent holds it.
+    assert raw in _process_memory_has(a.pid, [raw])
+    for pid in kids:
+        held = _process_memory_has(pid, [raw, text.encode()])
+        assert not held, "child %d holds the EAB key (%r)" % (pid, held)
