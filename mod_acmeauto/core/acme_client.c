@@ -158,8 +158,30 @@ static void take_nonce(acme_client_t *c, const acme_http_response_t *resp)
 {
     const char *n = apr_table_get(resp->headers, "Replay-Nonce");
 
-    /* A nonce is base64url (RFC 8555 §6.5.1); anything else is dropped. */
-    c->nonce = acme_token_is_valid(n) ? apr_pstrdup(c->pool, n) : NULL;
+    /* A nonce is base64url (RFC 8555 §6.5.1); anything else is dropped.
+     * One buffer for all of them: a long job does not grow with its
+     * requests. */
+    c->nonce = NULL;
+    if (acme_token_is_valid(n) && strlen(n) < sizeof(c->nonce_buf)) {
+        memcpy(c->nonce_buf, n, strlen(n) + 1);
+        c->nonce = c->nonce_buf;
+    }
+}
+
+/* An https directory hands out https URLs only: a plain http:// URL from
+ * it would send signed requests (and fetch certificates) in the clear. */
+static apr_status_t check_url(acme_client_t *c, const char *url,
+                              const char *activity)
+{
+    if (strncasecmp(c->directory_url, "https://", 8)
+        || !strncasecmp(url, "https://", 8)) {
+        return APR_SUCCESS;
+    }
+    return acme_client_fail(c, APR_EINVAL, ACME_FAIL_TRANSIENT, activity,
+                            apr_psprintf(c->pool, "the CA handed out %s, "
+                                         "which is not https", url),
+                            "the CA's answers are not trustworthy; "
+                            "check ACMEServer");
 }
 
 static apr_status_t fetch_nonce(acme_client_t *c, apr_pool_t *p)
@@ -167,6 +189,10 @@ static apr_status_t fetch_nonce(acme_client_t *c, apr_pool_t *p)
     acme_http_response_t *resp;
     apr_status_t rv;
 
+    if ((rv = check_url(c, c->dir.new_nonce, "getting a nonce"))
+        != APR_SUCCESS) {
+        return rv;
+    }
     rv = c->http->request(c->http, &resp, p, "HEAD", c->dir.new_nonce,
                           NULL, NULL, 0);
     if (rv != APR_SUCCESS) {
@@ -197,7 +223,8 @@ static apr_status_t post_once(acme_client_t *c, acme_http_response_t **resp,
     const char *body;
     apr_status_t rv;
 
-    if (!c->nonce && (rv = fetch_nonce(c, p)) != APR_SUCCESS) {
+    if ((rv = check_url(c, url, "sending a request")) != APR_SUCCESS
+        || (!c->nonce && (rv = fetch_nonce(c, p)) != APR_SUCCESS)) {
         return rv;
     }
     json_object_set_new(hdr, "nonce", json_string(c->nonce));
@@ -316,6 +343,9 @@ apr_status_t acme_ari_get(acme_ari_t *ari, acme_client_t *c, apr_pool_t *p,
     url = apr_pstrcat(p, c->dir.renewal_info,
                       c->dir.renewal_info[strlen(c->dir.renewal_info) - 1]
                       == '/' ? "" : "/", cert_id, NULL);
+    if ((rv = check_url(c, url, activity)) != APR_SUCCESS) {
+        return rv;
+    }
     rv = c->http->request(c->http, &resp, p, "GET", url, NULL, NULL, 0);
     if (rv != APR_SUCCESS) {
         return transport_fail(c, rv, activity);

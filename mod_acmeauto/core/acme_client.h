@@ -31,7 +31,8 @@ typedef struct {
     const char *directory_url;      /* byte for byte as configured */
     acme_directory_t dir;
     int have_dir;
-    const char *nonce;
+    const char *nonce;              /* NULL or nonce_buf */
+    char nonce_buf[256];            /* reused: no allocation per request */
     EVP_PKEY *account_key;
     const char *account_url;        /* "kid" once registered */
     acme_error_t *error;            /* last failure, in pool */

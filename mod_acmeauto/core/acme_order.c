@@ -235,34 +235,45 @@ static apr_status_t poll_pause(acme_client_t *c,
     return APR_SUCCESS;
 }
 
+/* Polls run in a pool of their own per round, so that a CA that keeps
+ * an order "processing" for minutes does not grow the job's memory; the
+ * final document is parsed again into p. */
 apr_status_t acme_authz_wait(acme_authz_t **authz, acme_client_t *c,
                              apr_pool_t *p, const char *url)
 {
     apr_time_t deadline = apr_time_now() + c->poll_timeout;
-    const char *activity;
+    const char *activity = apr_psprintf(c->pool, "waiting for authorization "
+                                        "%s", url);
     acme_http_response_t *resp;
     json_t *doc = NULL;
+    apr_pool_t *round;
     apr_status_t rv;
 
     for (;;) {
-        activity = apr_psprintf(c->pool, "waiting for authorization %s", url);
-        rv = acme_post(c, &resp, &doc, p, url, NULL, activity);
-        if (rv != APR_SUCCESS) {
-            return rv;
+        apr_pool_create(&round, p);
+        rv = acme_post(c, &resp, &doc, round, url, NULL, activity);
+        if (rv == APR_SUCCESS && (!doc || acme_authz_parse(authz, round, url,
+                                                           doc)
+                                  != APR_SUCCESS)) {
+            rv = bad_document(c, activity, "authorization");
         }
-        if (!doc || acme_authz_parse(authz, p, url, doc) != APR_SUCCESS) {
-            return bad_document(c, activity, "authorization");
+        if (rv == APR_SUCCESS && strcmp((*authz)->status, "valid")) {
+            if (strcmp((*authz)->status, "pending")
+                && strcmp((*authz)->status, "processing")) {
+                rv = authz_failed(c, *authz, doc, activity);
+            }
+            else if ((rv = poll_pause(c, resp, deadline, activity))
+                     == APR_SUCCESS) {
+                apr_pool_destroy(round);
+                continue;
+            }
         }
-        if (!strcmp((*authz)->status, "valid")) {
-            return APR_SUCCESS;
+        if (rv == APR_SUCCESS) {
+            rv = acme_authz_parse(authz, p, url,
+                                  acme_json_pool_own(p, json_incref(doc)));
         }
-        if (strcmp((*authz)->status, "pending")
-            && strcmp((*authz)->status, "processing")) {
-            return authz_failed(c, *authz, doc, activity);
-        }
-        if ((rv = poll_pause(c, resp, deadline, activity)) != APR_SUCCESS) {
-            return rv;
-        }
+        apr_pool_destroy(round);
+        return rv;
     }
 }
 
@@ -275,33 +286,41 @@ apr_status_t acme_order_wait(acme_order_t **order, acme_client_t *c,
                                         "become %s", url, until_status);
     acme_http_response_t *resp;
     json_t *doc = NULL;
+    apr_pool_t *round;
     apr_status_t rv;
 
     for (;;) {
-        rv = acme_post(c, &resp, &doc, p, url, NULL, activity);
-        if (rv != APR_SUCCESS) {
-            return rv;
+        apr_pool_create(&round, p);
+        rv = acme_post(c, &resp, &doc, round, url, NULL, activity);
+        if (rv == APR_SUCCESS && (!doc || acme_order_parse(order, round, url,
+                                                           doc)
+                                  != APR_SUCCESS)) {
+            rv = bad_document(c, activity, "order");
         }
-        if (!doc || acme_order_parse(order, p, url, doc) != APR_SUCCESS) {
-            return bad_document(c, activity, "order");
+        if (rv == APR_SUCCESS && strcmp((*order)->status, until_status)) {
+            if (!strcmp((*order)->status, "invalid")
+                || (strcmp((*order)->status, "pending")
+                    && strcmp((*order)->status, "processing")
+                    && strcmp((*order)->status, "ready"))) {
+                c->error = acme_error_from_problem(c->pool,
+                    json_object_get(doc, "error"), 0, activity);
+                c->error->detail = apr_psprintf(c->pool, "the order is %s: "
+                                                "%s", (*order)->status,
+                                                c->error->detail);
+                rv = APR_EGENERAL;
+            }
+            else if ((rv = poll_pause(c, resp, deadline, activity))
+                     == APR_SUCCESS) {
+                apr_pool_destroy(round);
+                continue;
+            }
         }
-        if (!strcmp((*order)->status, until_status)) {
-            return APR_SUCCESS;
+        if (rv == APR_SUCCESS) {
+            rv = acme_order_parse(order, p, url,
+                                  acme_json_pool_own(p, json_incref(doc)));
         }
-        if (!strcmp((*order)->status, "invalid")
-            || (strcmp((*order)->status, "pending")
-                && strcmp((*order)->status, "processing")
-                && strcmp((*order)->status, "ready"))) {
-            c->error = acme_error_from_problem(c->pool,
-                                               json_object_get(doc, "error"),
-                                               0, activity);
-            c->error->detail = apr_psprintf(c->pool, "the order is %s: %s",
-                                            (*order)->status, c->error->detail);
-            return APR_EGENERAL;
-        }
-        if ((rv = poll_pause(c, resp, deadline, activity)) != APR_SUCCESS) {
-            return rv;
-        }
+        apr_pool_destroy(round);
+        return rv;
     }
 }
 

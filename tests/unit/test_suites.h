@@ -18,5 +18,6 @@ Suite *schedule_suite(void);
 Suite *ari_suite(void);
 Suite *safe_suite(void);
 Suite *identity_suite(void);
+Suite *bounded_suite(void);
 
 #endif
