@@ -25,6 +25,29 @@ from harness import (Apache, ChallTestSrv, HarnessError, Pebble, Pki, read_text,
 
 def pytest_configure(config):
     config._acmeauto_workdir = None
+    config.addinivalue_line(
+        "markers", "log_allow(*regexes): [warn]/[error] lines of the test's "
+        "Apache error logs that the test expects (any other fails the test)")
+
+
+# Lines at warn or worse that every test may see: mod_ssl built against a
+# newer OpenSSL patch release than installed; mod_ssl's own note that a
+# host on the module's fallback certificate answers 503 (SPEC §3).
+LOG_ALLOW_ALWAYS = (r"AH01882: Init: this version of mod_ssl was compiled against",
+                    r"AH10085: Init: \S+ will respond with '503 Service Unavailable'")
+LOG_PROBLEM = re.compile(r"^\[[^]]*\] \[[\w_]+:(warn|error|crit|alert|emerg)\]")
+
+
+def unexpected_log_lines(apaches, allow):
+    """[warn] and worse lines of the given Apaches' error logs that no
+    allowed regex matches."""
+    rxs = [re.compile(r) for r in LOG_ALLOW_ALWAYS + tuple(allow)]
+    out = []
+    for a in apaches:
+        for line in a.error_log().splitlines():
+            if LOG_PROBLEM.search(line) and not any(rx.search(line) for rx in rxs):
+                out.append(line)
+    return out
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -168,6 +191,12 @@ def apache(request, workdir, pki):
     yield factory
     for a in made:
         a.stop()
+    allow = [rx for m in request.node.iter_markers("log_allow") for rx in m.args]
+    bad = unexpected_log_lines(made, allow)
+    if bad:
+        pytest.fail("unexpected [warn]/[error] lines in the error log (allow them "
+                    "with @pytest.mark.log_allow if the test expects them):\n"
+                    + "\n".join(bad[:20]), pytrace=False)
 
 
 @pytest.fixture

@@ -100,6 +100,8 @@ ATTACKS = {
 }
 
 
+@pytest.mark.log_allow(r"AA00110: the store's staging/hostile\.t60\.test",
+                       r"AA00103: hostile\.t60\.test: the new certificate was not activated")
 def test_hostile_files_in_staging_change_nothing(apache, pebble, tmp_path):
     name = "hostile.t60.test"
     a, first = _issued(apache, pebble, name)
@@ -124,6 +126,7 @@ def test_hostile_files_in_staging_change_nothing(apache, pebble, tmp_path):
         a.log_lines(r"AA00103: .*rsa2048.cert.pem has more than one hard link")
 
 
+@pytest.mark.log_allow(r"AA00312: \S+/state/restart\.request is not a regular file")
 def test_restart_requests_without_a_staged_set_restart_nothing(apache, pebble):
     name = "storm.t60.test"
     a, first = _issued(apache, pebble, name)
@@ -201,14 +204,28 @@ def test_restarts_for_new_staged_sets_are_spaced(apache, pebble):
     assert a.wait_cert(name, timeout=20).serial == first.serial
 
 
+@pytest.mark.log_allow(r"AA00103: swapped\.t60\.test: the new certificate was not activated")
 def test_files_changed_after_staging_are_rejected(apache, pebble, tmp_path):
     name = "swapped.t60.test"
     a, first = _issued(apache, pebble, name)
+    # six older rejections of this domain, one of another domain
+    rejected = os.path.join(a.store_dir, "rejected")
+    old = ["%s.%020d.%08x" % (name, 1000000 + i, i) for i in range(6)]
+    other = "x%s.%020d.%08x" % (name, 5, 5)
+    for d in old + [other]:
+        os.makedirs(os.path.join(rejected, d), mode=0o700)
     mark = a.log_mark()
     _stage_copy_of_live(a, name, "x", tamper=True)
     a.wait_log(r"AA00103: %s: .*the rsa2048 files differ from what staged.json lists"
                % name.replace(".", r"\."), timeout=20, since=mark)
     assert a.wait_cert(name, timeout=15).serial == first.serial
+    # unique names; only the newest five of this domain are kept
+    kept = sorted(d for d in os.listdir(rejected) if d.startswith(name + "."))
+    assert len(kept) == 5, kept
+    assert kept[:4] == old[2:], kept
+    assert other in os.listdir(rejected)
+    with open(os.path.join(rejected, kept[-1], "rsa2048.cert.pem")) as f:
+        assert f.read().endswith("\n\n"), "the copy is not what was read"
 
 
 def test_user_cannot_write_roots_areas(apache, pebble):
