@@ -41,7 +41,9 @@ extra attributes: kind ("newOrder", "newNonce", "order", "authz", "challenge",
 (decoded JWS protected header or None), post_as_get, injected (None or what
 answered instead of Pebble: "fail", "down", "ari", "reject_replaces",
 "upstream-error"), delayed (seconds a delay_next() held it before forwarding,
-or None), wall (time.time()), cert_id (for renewalInfo).
+or None), wall (time.time()), cert_id (for renewalInfo), problem (the short
+ACME problem type of a problem document Pebble answered, e.g. "badNonce",
+else None).
 """
 
 import base64
@@ -152,6 +154,18 @@ def decode_jws(body):
         return None, None, False
 
 
+def _problem_type(headers, body):
+    """The short ACME problem type ("badNonce") of a problem+json answer, or None."""
+    ctype = next((v for k, v in headers if k.lower() == "content-type"), "")
+    if "problem+json" not in ctype:
+        return None
+    try:
+        t = json.loads(body).get("type", "")
+    except (ValueError, AttributeError):
+        return None
+    return t.rsplit(":", 1)[-1] if isinstance(t, str) else None
+
+
 # Pebble 2.4's fixed paths -> kind names (directory members are learnt too)
 _PEBBLE_KINDS = (
     ("/dir", "directory"), ("/nonce-plz", "newNonce"), ("/sign-me-up", "newAccount"),
@@ -166,8 +180,10 @@ class LogEntry(namedtuple("LogEntry", "method path status payload time")):
     """(method, path, status, payload, time) plus attributes (see module doc)."""
 
     def __repr__(self):
-        return "LogEntry(%s %s -> %s kind=%s%s%s%s)" % (
-            self.method, self.path, self.status, getattr(self, "kind", None),
+        return "LogEntry(%s %s -> %s%s kind=%s%s%s%s)" % (
+            self.method, self.path, self.status,
+            " " + self.problem if getattr(self, "problem", None) else "",
+            getattr(self, "kind", None),
             " injected=%s" % self.injected if getattr(self, "injected", None) else "",
             " delayed=%ss" % self.delayed if getattr(self, "delayed", None) else "",
             " payload=%s" % json.dumps(self.payload)[:200] if self.payload is not None else "")
@@ -478,6 +494,19 @@ class FaultProxy:
                                                              self.format_log(30)))
                 self._cond.wait(min(left, 0.5))
 
+    def retries_of(self, problem="badNonce"):
+        """For each answer Pebble gave with this problem type: (that entry,
+        the next request to the same method and path, or None)."""
+        log = sorted(self.log, key=lambda e: e.time)
+        out = []
+        for i, e in enumerate(log):
+            if e.problem != problem:
+                continue
+            nxt = next((n for n in log[i + 1:] if n.method == e.method and n.path == e.path),
+                       None)
+            out.append((e, nxt))
+        return out
+
     def format_log(self, n=None):
         log = self.log
         if n:
@@ -501,7 +530,8 @@ class FaultProxy:
     # ------------------------------------------------------------ internals
 
     def _append(self, entry, **attrs):
-        for k in ("kind", "protected", "post_as_get", "injected", "cert_id", "delayed"):
+        for k in ("kind", "protected", "post_as_get", "injected", "cert_id", "delayed",
+                  "problem"):
             attrs.setdefault(k, None)
         attrs.setdefault("wall", time.time())
         entry.__dict__.update(attrs)
@@ -669,7 +699,7 @@ class FaultProxy:
                 if n:
                     hdrs.append(("Replay-Nonce", n))
             hdrs += list(fault.headers.items())
-            done(fault.status, "fail")
+            done(fault.status, "fail", problem=_problem_type(hdrs, fault.body_bytes()))
             self._send(h, fault.status, hdrs, fault.body_bytes(), head=head,
                        truncate=fault.truncate)
             return
@@ -726,7 +756,7 @@ class FaultProxy:
         data = self._rewrite(data)
         if kind == "directory" and status == 200 and method == "GET":
             data = self._directory(data, ari is not None)
-        done(status)
+        done(status, problem=_problem_type(rhdrs, data))
         self._send(h, status, rhdrs, data, head=head)
 
     def _directory(self, data, with_ari):

@@ -40,7 +40,7 @@ def test_one_name(apache, pebble):
     # activated by the module's own graceful restart: same parent, and the
     # restart is in the log (AH00493 "SIGUSR1 received.  Doing graceful restart")
     assert a.running() and a.pid == pid
-    a.wait_log(r"graceful restart", timeout=10)
+    a.wait_log(r"AH00493: SIGUSR1 received", timeout=10)
     r = a.get("/", name, https=True)
     assert r.status == 200, r
     assert r.text == INDEX_HTML
@@ -215,7 +215,6 @@ def test_stops_cleanly_after_issuance(apache, pebble):
     a.start()
     a.wait_cert(n1, timeout=TIMEOUT)
     a.wait_cert(n2, timeout=TIMEOUT)
-    time.sleep(1)
     mark = a.log_mark()
     t0 = time.monotonic()
     rc = a.stop()
@@ -223,4 +222,6 @@ def test_stops_cleanly_after_issuance(apache, pebble):
     stuck = a.log_lines(r"AH0004[56]|still did not exit", since=mark)
     assert not stuck, "children did not exit on SIGTERM:\n" + "\n".join(stuck)
     assert rc == 0
-    assert took < 5, "stopping took %.1f s" % took
+    # GracefulShutdownTimeout plays no part in a plain stop; what counts is
+    # that no child had to be killed (above).  The bound only catches a hang.
+    assert took < 15, "stopping took %.1f s" % took
