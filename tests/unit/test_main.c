@@ -30,6 +30,7 @@ int main(void)
     srunner_add_suite(sr, store_suite());
     srunner_add_suite(sr, schedule_suite());
     srunner_add_suite(sr, ari_suite());
+    srunner_add_suite(sr, job_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

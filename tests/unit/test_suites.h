@@ -16,5 +16,6 @@ Suite *client_suite(void);
 Suite *store_suite(void);
 Suite *schedule_suite(void);
 Suite *ari_suite(void);
+Suite *job_suite(void);
 
 #endif
