@@ -29,7 +29,7 @@ Controls (thread-safe, affect subsequent requests):
   delay_next(n, seconds, kind=None, path_prefix=None, method=None)
   clear_faults()
   down(True|False, mode="drop"|"reset"|"502")
-  reject_replaces(True|False)
+  reject_replaces(True|False, status=409, ptype="alreadyReplaced", detail=...)
   clear_log(), entries(kind=None, ...), wait_for(...)
   stop()
 
@@ -447,9 +447,12 @@ class FaultProxy:
         if on:
             self._close_conns()
 
-    def reject_replaces(self, on=True):
+    def reject_replaces(self, on=True, status=409, ptype="alreadyReplaced",
+                        detail="the certificate named in replaces was already replaced"):
+        """newOrder with "replaces" is refused with this problem.  The default
+        is the refusal RFC 9773 §5 prescribes (409 alreadyReplaced)."""
         with self._lock:
-            self._reject_replaces = bool(on)
+            self._reject_replaces = (status, ptype, detail) if on else False
 
     # ----------------------------------------------------------------- log
 
@@ -735,8 +738,9 @@ class FaultProxy:
 
         if reject and kind == "newOrder" and isinstance(payload, dict) and "replaces" in payload:
             n = self._fresh_nonce()
-            done(400, "reject_replaces")
-            self._problem(h, 400, "malformed", "replaces not allowed", head=head,
+            status, ptype, detail = reject
+            done(status, "reject_replaces", problem=ptype)
+            self._problem(h, status, ptype, detail, head=head,
                           extra=[("Replay-Nonce", n)] if n else [])
             return
 
