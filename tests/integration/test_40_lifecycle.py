@@ -209,10 +209,73 @@ def test_ari_replaces_refused_renews_without(apache, pebble, faultproxy):
     refused = [e for e in orders if e.injected == "reject_replaces"]
     assert refused and refused[0].payload.get("replaces") == cid, \
         "\n".join(map(repr, orders))
+    assert (refused[0].status, refused[0].problem) == (409, "alreadyReplaced"), refused[0]
     later = [e for e in orders if e.time > refused[0].time and e.status == 201]
     assert later and "replaces" not in (later[0].payload or {}), "\n".join(map(repr, orders))
     assert a.log_lines(r"refused.*replac|replac.*refused"), \
         "the refusal of 'replaces' is not logged:\n" + _log(a)
+
+
+def test_ari_future_window_for_the_exact_certificates(apache, pebble, faultproxy):
+    """ARI answers only for the ids of this domain's certificates, computed
+    here from the certificates themselves (RFC 9773 §4.1): the RSA one gets
+    a window an hour ahead with Retry-After 1, the EC one is unknown (404).
+    The module picks a moment inside the window, asks again no sooner than
+    a minute later, keeps its pick across a graceful restart and does not
+    renew before.  ACMEAutoRestart off: the first set waits for the
+    administrator's restart, so the ids are known before the module asks."""
+    name = "arifuture.t40.test"
+    why = "https://127.0.0.1/ari-explanation/future"
+    faultproxy.ari(FAR_START, FAR_END, cert_id="unrelated.AQ")   # renewalInfo offered
+    a = apache(_account(pebble) + "ACMEAutoRestart off\nACMEKeyType rsa2048 ec256\n"
+               "ACMEDomain %s\n" % name + vhosts(name), acme_server=faultproxy.directory_url)
+    a.start()
+    staged = os.path.join(a.store_dir, "staging", name)
+    a.wait_log(r"AA00302: %s: .*graceful restart of Apache is needed" % re.escape(name),
+               timeout=TIMEOUT)
+    assert os.path.exists(os.path.join(staged, "staged.json"))
+    # ACMEAutoRestart off: nothing restarts by itself (bounded window)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        assert not a.log_lines(r"AH00493|AA00308"), _log(a)
+        time.sleep(0.5)
+    assert a.served_cert(name).self_signed
+    rsa_id = cert_id(os.path.join(staged, "rsa2048.cert.pem"))
+    ec_id = cert_id(os.path.join(staged, "ec256.cert.pem"))
+    start, end = int(time.time()) + 3600, int(time.time()) + 7200
+    faultproxy.ari(start, end, retry_after=1, explanation_url=why, cert_id=rsa_id)
+
+    os.kill(a.pid, signal.SIGUSR1)      # the administrator activates the set
+    rsa = a.wait_cert(name, timeout=30, sigalgs="RSA-PSS+SHA256:RSA+SHA256")
+    assert cert_id(rsa.chain[0]) == rsa_id
+    asked = faultproxy.wait_for(count=2, timeout=30, kind="renewalInfo")
+    assert sorted((e.cert_id, e.status) for e in asked) == sorted(
+        [(rsa_id, 200), (ec_id, 404)]), "\n".join(map(repr, asked))
+    st = a.wait_state(name, lambda s: (s.get("ari") or {}).get("offered"), timeout=15,
+                      what="an ARI window in the state")
+    ari = st["ari"]
+    assert set(ari["ids"].split(",")) == {rsa_id, ec_id}, st
+    assert (ari["window_start"], ari["window_end"]) == (start, end), st
+    assert start <= ari["renew_at"] <= end, st
+    # Retry-After: 1 is raised to a minute (README: between a minute and a day)
+    rsa_asked = [e for e in asked if e.cert_id == rsa_id][0].wall
+    # (the state keeps whole seconds, counted from the start of the job's tick)
+    assert 59 <= ari["next_check"] - rsa_asked <= 62, (st, rsa_asked)
+    line = a.wait_log(r"AA00402", timeout=5)
+    assert rsa_id in line and why in line, line
+    assert ec_id in a.wait_log(r"AA00401", timeout=5)
+
+    # a graceful restart: the pick is kept and nothing is asked or ordered
+    orders = len(faultproxy.entries(kind="newOrder"))
+    mark = a.log_mark()
+    os.kill(a.pid, signal.SIGUSR1)
+    a.wait_log(r"AH00493", timeout=15, since=mark)
+    a.wait_log(r"AA00107: %s: certificate is live" % re.escape(name), timeout=15, since=mark)
+    with pytest.raises(AssertionError):     # bounded window: several job ticks
+        faultproxy.wait_for(count=3, timeout=5, kind="renewalInfo")
+    assert len(faultproxy.entries(kind="newOrder")) == orders
+    assert a.state(name)["ari"] == ari
+    assert a.served_cert(name, sigalgs="RSA-PSS+SHA256:RSA+SHA256").serial == rsa.serial
 
 
 # --------------------------------------------------------------------------
