@@ -103,6 +103,8 @@ def test_two_vhosts_two_certificates(apache, pebble):
     ("ec256", "EC", 256, "P-256"),
     ("ec384", "EC", 384, "P-384"),
     ("rsa2048", "RSA", 2048, ""),
+    ("rsa3072", "RSA", 3072, ""),
+    ("rsa4096", "RSA", 4096, ""),
 ])
 def test_key_type(apache, pebble, key_type, algo, bits, curve):
     name = "%s.keytype.t10.test" % key_type
@@ -195,6 +197,18 @@ def test_eab_hmac_spellings(apache, pebble, spelling):
     a.start()
     served = a.wait_cert(name, timeout=TIMEOUT)
     _assert_verifies(a, served)
+
+
+def test_contact_defaults_to_server_admin(apache, pebble, faultproxy):
+    """No ACMEContact: the account's contact is ServerAdmin (README)."""
+    name = "admin.t10.test"
+    a = apache(_account(pebble, contact=None) + "ServerAdmin hostmaster@t10.test\n"
+               "ACMEDomain %s\n" % name + vhosts(name), acme_server=faultproxy.directory_url)
+    a.start()
+    a.wait_cert(name, timeout=TIMEOUT)
+    reg = [e for e in faultproxy.entries(kind="newAccount") if e.status == 201]
+    assert len(reg) == 1, faultproxy.format_log(40)
+    assert reg[0].payload["contact"] == ["mailto:hostmaster@t10.test"], reg[0]
 
 
 def test_agree_tos_with_url(apache, pebble):

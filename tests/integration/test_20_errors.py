@@ -28,12 +28,21 @@ def _assert_fallback(a, name):
 
 
 def test_fallback_before_certificate(apache, pebble):
-    """Before the first certificate exists: self-signed fallback, and regular
-    requests to that host get 503."""
-    name = "fallback.t20.test"
-    a, _ = _wrong_eab_server(apache, pebble, name)
+    """Before the first certificate exists: a self-signed fallback for all
+    the domain's names with an EC P-256 key (README: fallback/<name>/
+    ec256.*), and regular requests to that host get 503."""
+    name, alias = "fallback.t20.test", "www.fallback.t20.test"
+    wrong = b64url(secrets.token_bytes(32))
+    a = apache(account_conf("kid-1", wrong) + "ACMEDomain %s %s\n" % (name, alias)
+               + vhosts(name, aliases=[alias]))
     a.start()
-    _assert_fallback(a, name)
+    served = _assert_fallback(a, name)
+    assert set(served.sans) == {name, alias}, served.summary()
+    assert (served.key_type, served.curve) == ("EC", "P-256"), served.summary()
+    stored = os.path.join(a.store_dir, "fallback", name, "ec256.cert.pem")
+    with open(stored) as f:
+        assert f.read() == served.chain[0]
+    assert a.served_cert(alias).serial == served.serial
     r = a.get("/", name, https=True)
     assert r.status == 503, r
     r = a.get("/index.html", name, https=True)
@@ -211,6 +220,11 @@ BAD_VALUES = [
     ("ACMEChallenges tls-alpn-01", "ACMEChallenges", "tls-alpn-01"),
     ("ACMERenewWindow 0%", "ACMERenewWindow", "0%"),
     ("ACMEAgreeTOS", "ACMEAgreeTOS", None),
+    ("ACMEContact not-an-email", "ACMEContact", "not-an-email"),
+    ("ACMEContact admin@example.org two@@example.org", "ACMEContact", "two@@example.org"),
+    ("ACMECACertificate /nonexistent/ca.pem", "ACMECACertificate", "/nonexistent/ca.pem"),
+    ("ACMENotifyCmd /nonexistent/notify", "ACMENotifyCmd", "/nonexistent/notify"),
+    ("ACMEChallenges dns-01", "ACMEChallenges", "dns-01"),
     # Found only by looking at the whole configuration (test_config hook).
     ("ACMEDomain dup.t20.test\nACMEDomain www.t20.test dup.t20.test",
      "ACMEDomain", "dup.t20.test"),
@@ -228,3 +242,15 @@ def test_bad_value_fails_configtest(apache, line, directive, value):
     assert directive.lower() in out.lower(), "message does not name %s:\n%s" % (directive, out)
     if value is not None:
         assert value in out, "message does not name the value %r:\n%s" % (value, out)
+
+
+def test_notify_cmd_not_a_program_fails_configtest(apache):
+    """ACMENotifyCmd naming a file nobody may execute."""
+    a = apache("ACMENotifyCmd @ROOT@/notify.txt\n")
+    path = os.path.join(a.root, "notify.txt")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n")
+    os.chmod(path, 0o644)
+    rc, out = a.configtest()
+    assert rc != 0, out
+    assert "ACMENotifyCmd" in out and path in out, out
