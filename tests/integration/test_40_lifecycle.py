@@ -543,6 +543,47 @@ def test_name_added(apache, pebble, faultproxy):
     assert {i["value"] for i in orders[1].payload["identifiers"]} == {n1, n2}, orders[1]
 
 
+def test_removed_domain_deletes_nothing(apache, pebble):
+    """README: removing an ACMEDomain stops its management and deletes
+    nothing: after the administrator's restart every file of the removed
+    domain is still there, unchanged."""
+    keep, gone = "keep.t40.test", "gone.t40.test"
+    gone_vhosts = vhosts(gone, acme_domain=gone)
+    a = apache(_account(pebble) + vhosts(keep, acme_domain=keep) + gone_vhosts)
+    a.start()
+    kept = a.wait_cert(keep, timeout=TIMEOUT)
+    a.wait_cert(gone, timeout=TIMEOUT)
+
+    def files_of_gone():
+        out = {}
+        for path in a.store_files():
+            if "/%s" % gone in path:
+                with open(path, "rb") as f:
+                    out[path] = f.read()
+        return out
+
+    before = files_of_gone()
+    live = os.path.join(a.store_dir, "live", gone)
+    assert {os.path.join(live, f) for f in ("rsa2048.cert.pem", "rsa2048.key.pem")} \
+        <= set(before), sorted(before)
+    with open(a.conf_path) as f:
+        conf = f.read()
+    assert gone_vhosts in conf
+    write_file(a.conf_path, conf.replace(gone_vhosts, ""))
+    rc, out = a.configtest()
+    assert rc == 0, out
+    mark = a.log_mark()
+    os.kill(a.pid, signal.SIGUSR1)      # the administrator's graceful restart
+    a.wait_log(r"AA00107: %s: certificate is live" % re.escape(keep), timeout=20, since=mark)
+    assert not a.log_lines(re.escape(gone), since=mark), _log(a, mark)
+    # a bounded window of several job ticks (1 s each) after the restart
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        assert files_of_gone() == before
+        time.sleep(0.5)
+    assert a.served_cert(keep).serial == kept.serial
+
+
 # --------------------------------------------------------------------------
 # 11. two key types
 
