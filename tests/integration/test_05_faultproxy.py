@@ -176,7 +176,8 @@ def test_mini_acme_issuance_through_proxy(apache, faultproxy, pebble, workdir):
     assert ei.value.status == 403
     assert ei.value.problem == {"type": "urn:ietf:params:acme:error:unauthorized",
                                 "detail": "no", "status": 403}
-    last = faultproxy.entries(kind="newOrder")
+    # (Pebble refuses 5% of nonces; the client sends those again)
+    last = [e for e in faultproxy.entries(kind="newOrder") if e.problem != "badNonce"]
     assert [e.status for e in last[-3:]] == [409, 201, 403]
     assert [e.injected for e in last[-3:]] == ["reject_replaces", None, "reject_replaces"]
     assert [e.problem for e in last[-3:]] == ["alreadyReplaced", None, "unauthorized"]

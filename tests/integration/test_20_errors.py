@@ -52,7 +52,7 @@ def test_fallback_before_certificate(apache, pebble):
 # A transient failure with ACMERetryDelay 1s would be tried again within
 # seconds; configuration problems wait at least an hour (README, Retries).
 CONFIG_MIN_WAIT = 3600
-OBSERVE = 5          # seconds of "nothing more happens" after a failure
+OBSERVE = 3          # seconds of "nothing more happens" after a failure (3 job ticks)
 
 
 def _attempts(proxy, kind):
