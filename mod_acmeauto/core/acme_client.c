@@ -309,16 +309,18 @@ int acme_client_aborted(acme_client_t *c)
     return c->should_abort && c->should_abort(c->abort_baton);
 }
 
-/* Sleeps up to d, in slices, returning early (non-zero) on abort. */
+/* Sleeps d, in slices of at most 100 ms (the last one shorter, so a
+ * short pause is not stretched), returning early (non-zero) on abort. */
 int acme_client_pause(acme_client_t *c, apr_interval_time_t d)
 {
-    apr_time_t until = apr_time_now() + d;
+    apr_time_t until = apr_time_now() + d, now;
 
-    while (apr_time_now() < until) {
+    while ((now = apr_time_now()) < until) {
         if (acme_client_aborted(c)) {
             return 1;
         }
-        apr_sleep(apr_time_from_msec(100));
+        apr_sleep(until - now < apr_time_from_msec(100)
+                  ? until - now : apr_time_from_msec(100));
     }
     return acme_client_aborted(c);
 }

@@ -281,14 +281,16 @@ static apr_status_t resume_order(job_t *job, acme_key_type_e t,
     return APR_ENOENT;
 }
 
+/* Did the CA refuse the order because of "replaces"? RFC 9773 §5 has it
+ * answer alreadyReplaced; some CAs say malformed. Any other problem (an
+ * unknown account, a rejected name, terms to accept, a rate limit) is not
+ * about "replaces": ordering again without it would only repeat it. */
 static int refused_replaces(const acme_client_t *c)
 {
     const acme_error_t *e = c->error;
 
-    return e && e->http_status >= 400 && e->http_status < 500
-        && e->http_status != 429
-        && !(e->type && (!strcmp(e->type, "badNonce")
-                         || !strcmp(e->type, "rateLimited")));
+    return e && e->type && (!strcmp(e->type, "alreadyReplaced")
+                            || !strcmp(e->type, "malformed"));
 }
 
 static apr_status_t open_order(job_t *job, acme_key_type_e t, acme_order_t **o)
@@ -517,8 +519,10 @@ static apr_status_t job_init(job_t *job, acme_error_t **err)
 
     *err = NULL;
     job->tokens = apr_array_make(job->p, 4, sizeof(const char *));
-    if ((rv = acme_http_curl_create(&http, job->p, job->d->ca_file,
-                                    "mod_acmeauto/0.1")) != APR_SUCCESS
+    http = env->http;
+    if ((!http && (rv = acme_http_curl_create(&http, job->p, job->d->ca_file,
+                                              "mod_acmeauto/0.1"))
+                  != APR_SUCCESS)
         || (rv = acme_client_create(&job->client, job->p, http,
                                     job->d->server_url)) != APR_SUCCESS) {
         *err = acme_error_make(job->p, rv, ACME_FAIL_TRANSIENT, "starting",

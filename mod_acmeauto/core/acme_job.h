@@ -37,6 +37,10 @@ typedef struct {
     void *baton;
     apr_interval_time_t poll_interval;   /* 0: 1s */
     apr_interval_time_t poll_timeout;    /* 0: 5 minutes */
+    /* The transport to the CA; NULL: libcurl, trusting d->ca_file. Given
+     * (e.g. a scripted fake in the unit tests), it must outlive the job;
+     * its should_abort is set to the job's. */
+    acme_http_t *http;
 } acme_job_env_t;
 
 /* Runs one order per key type for d and stages the results in

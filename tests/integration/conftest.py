@@ -16,11 +16,15 @@ import os
 import re
 import shutil
 import tempfile
+import zlib
 
 import pytest
 
 import harness
 from harness import (Apache, ChallTestSrv, HarnessError, Pebble, Pki, read_text, tail)
+
+# extra Pebbles: 14110+10*k / 15110+10*k for k < PEBBLE_SLOTS
+PEBBLE_SLOTS = 40
 
 
 def pytest_configure(config):
@@ -135,28 +139,57 @@ def pebble_factory(workdir, pki, challtestsrv):
     """Start an extra Pebble with environment overrides, e.g.
     pebble_factory(env={"PEBBLE_WFE_NONCEREJECT": "90"}), or with extra keys
     of Pebble's config: pebble_factory(config={"certificateValidityPeriod":
-    120}) for 2-minute certificates.  Extra instances
-    listen on 14100+10*i / 15100+10*i; pass it to apache(..., pebble=p).
-    The same arguments return the same instance; all are stopped at session
+    120}) for 2-minute certificates; pass it to apache(..., pebble=p).
+    The same arguments return the same instance; name="..." gives a test a
+    Pebble of its own (one per name).  Ports are chosen from what is asked
+    (a stable hash of the arguments: 14110+10*k / 15110+10*k), not from the
+    order in which tests ask, so a test gets the same ports in any subset.
+    pebble_factory.replace(p) stops p and starts a fresh Pebble at the same
+    URL with the same EAB keys and settings but an empty database and new
+    roots, as a CA that lost its database would.  All are stopped at session
     end."""
     made = []
     by_env = {}
+    slots = {}
 
-    def factory(env=None, eab_keys=None, config=None):
+    def _slot(key):
+        k = zlib.crc32(repr(key).encode()) % PEBBLE_SLOTS
+        while k in slots.values():
+            k = (k + 1) % PEBBLE_SLOTS
+        slots[key] = k
+        return k
+
+    def factory(env=None, eab_keys=None, config=None, name=None):
         key = (tuple(sorted((env or {}).items())), tuple(sorted((eab_keys or {}).items())),
-               tuple(sorted((config or {}).items())))
+               tuple(sorted((config or {}).items())), name)
         if key in by_env:
             return by_env[key]
-        i = len(made) + 1
-        p = Pebble(os.path.join(workdir, "pebble-%d" % i), pki, dns_port=challtestsrv.dns_port,
-                   port=harness.PEBBLE_PORT + 100 + 10 * i,
-                   mgmt_port=harness.PEBBLE_MGMT_PORT + 100 + 10 * i,
-                   eab_keys=eab_keys, env=env, name="pebble-%d" % i, config=config)
+        k = _slot(key)
+        label = "pebble-%d" % (k + 1)
+        p = Pebble(os.path.join(workdir, label), pki, dns_port=challtestsrv.dns_port,
+                   port=harness.PEBBLE_PORT + 110 + 10 * k,
+                   mgmt_port=harness.PEBBLE_MGMT_PORT + 110 + 10 * k,
+                   eab_keys=eab_keys, env=env, name=label, config=config)
         made.append(p)
         p.start()
         by_env[key] = p
         return p
 
+    def replace(old):
+        old.stop()
+        n = sum(1 for p in made if p.port == old.port)
+        p = Pebble(os.path.join(workdir, "%s-fresh-%d" % (old.name, n)), pki,
+                   dns_port=challtestsrv.dns_port, port=old.port, mgmt_port=old.mgmt_port,
+                   eab_keys=old.eab, env=old.env, name="%s-fresh-%d" % (old.name, n),
+                   config=old.extra_config)
+        made.append(p)
+        p.start()
+        for key, value in list(by_env.items()):
+            if value is old:
+                by_env[key] = p
+        return p
+
+    factory.replace = replace
     yield factory
     for p in made:
         p.stop()

@@ -29,7 +29,7 @@ Controls (thread-safe, affect subsequent requests):
   delay_next(n, seconds, kind=None, path_prefix=None, method=None)
   clear_faults()
   down(True|False, mode="drop"|"reset"|"502")
-  reject_replaces(True|False)
+  reject_replaces(True|False, status=409, ptype="alreadyReplaced", detail=...)
   clear_log(), entries(kind=None, ...), wait_for(...)
   stop()
 
@@ -41,7 +41,9 @@ extra attributes: kind ("newOrder", "newNonce", "order", "authz", "challenge",
 (decoded JWS protected header or None), post_as_get, injected (None or what
 answered instead of Pebble: "fail", "down", "ari", "reject_replaces",
 "upstream-error"), delayed (seconds a delay_next() held it before forwarding,
-or None), wall (time.time()), cert_id (for renewalInfo).
+or None), wall (time.time()), cert_id (for renewalInfo), problem (the short
+ACME problem type of a problem document Pebble answered, e.g. "badNonce",
+else None).
 """
 
 import base64
@@ -152,6 +154,18 @@ def decode_jws(body):
         return None, None, False
 
 
+def _problem_type(headers, body):
+    """The short ACME problem type ("badNonce") of a problem+json answer, or None."""
+    ctype = next((v for k, v in headers if k.lower() == "content-type"), "")
+    if "problem+json" not in ctype:
+        return None
+    try:
+        t = json.loads(body).get("type", "")
+    except (ValueError, AttributeError):
+        return None
+    return t.rsplit(":", 1)[-1] if isinstance(t, str) else None
+
+
 # Pebble 2.4's fixed paths -> kind names (directory members are learnt too)
 _PEBBLE_KINDS = (
     ("/dir", "directory"), ("/nonce-plz", "newNonce"), ("/sign-me-up", "newAccount"),
@@ -166,8 +180,10 @@ class LogEntry(namedtuple("LogEntry", "method path status payload time")):
     """(method, path, status, payload, time) plus attributes (see module doc)."""
 
     def __repr__(self):
-        return "LogEntry(%s %s -> %s kind=%s%s%s%s)" % (
-            self.method, self.path, self.status, getattr(self, "kind", None),
+        return "LogEntry(%s %s -> %s%s kind=%s%s%s%s)" % (
+            self.method, self.path, self.status,
+            " " + self.problem if getattr(self, "problem", None) else "",
+            getattr(self, "kind", None),
             " injected=%s" % self.injected if getattr(self, "injected", None) else "",
             " delayed=%ss" % self.delayed if getattr(self, "delayed", None) else "",
             " payload=%s" % json.dumps(self.payload)[:200] if self.payload is not None else "")
@@ -431,9 +447,12 @@ class FaultProxy:
         if on:
             self._close_conns()
 
-    def reject_replaces(self, on=True):
+    def reject_replaces(self, on=True, status=409, ptype="alreadyReplaced",
+                        detail="the certificate named in replaces was already replaced"):
+        """newOrder with "replaces" is refused with this problem.  The default
+        is the refusal RFC 9773 §5 prescribes (409 alreadyReplaced)."""
         with self._lock:
-            self._reject_replaces = bool(on)
+            self._reject_replaces = (status, ptype, detail) if on else False
 
     # ----------------------------------------------------------------- log
 
@@ -478,6 +497,19 @@ class FaultProxy:
                                                              self.format_log(30)))
                 self._cond.wait(min(left, 0.5))
 
+    def retries_of(self, problem="badNonce"):
+        """For each answer Pebble gave with this problem type: (that entry,
+        the next request to the same method and path, or None)."""
+        log = sorted(self.log, key=lambda e: e.time)
+        out = []
+        for i, e in enumerate(log):
+            if e.problem != problem:
+                continue
+            nxt = next((n for n in log[i + 1:] if n.method == e.method and n.path == e.path),
+                       None)
+            out.append((e, nxt))
+        return out
+
     def format_log(self, n=None):
         log = self.log
         if n:
@@ -501,7 +533,8 @@ class FaultProxy:
     # ------------------------------------------------------------ internals
 
     def _append(self, entry, **attrs):
-        for k in ("kind", "protected", "post_as_get", "injected", "cert_id", "delayed"):
+        for k in ("kind", "protected", "post_as_get", "injected", "cert_id", "delayed",
+                  "problem"):
             attrs.setdefault(k, None)
         attrs.setdefault("wall", time.time())
         entry.__dict__.update(attrs)
@@ -669,7 +702,7 @@ class FaultProxy:
                 if n:
                     hdrs.append(("Replay-Nonce", n))
             hdrs += list(fault.headers.items())
-            done(fault.status, "fail")
+            done(fault.status, "fail", problem=_problem_type(hdrs, fault.body_bytes()))
             self._send(h, fault.status, hdrs, fault.body_bytes(), head=head,
                        truncate=fault.truncate)
             return
@@ -705,8 +738,9 @@ class FaultProxy:
 
         if reject and kind == "newOrder" and isinstance(payload, dict) and "replaces" in payload:
             n = self._fresh_nonce()
-            done(400, "reject_replaces")
-            self._problem(h, 400, "malformed", "replaces not allowed", head=head,
+            status, ptype, detail = reject
+            done(status, "reject_replaces", problem=ptype)
+            self._problem(h, status, ptype, detail, head=head,
                           extra=[("Replay-Nonce", n)] if n else [])
             return
 
@@ -726,7 +760,7 @@ class FaultProxy:
         data = self._rewrite(data)
         if kind == "directory" and status == 200 and method == "GET":
             data = self._directory(data, ari is not None)
-        done(status)
+        done(status, problem=_problem_type(rhdrs, data))
         self._send(h, status, rhdrs, data, head=head)
 
     def _directory(self, data, with_ari):

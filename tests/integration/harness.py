@@ -422,6 +422,44 @@ def make_self_signed(directory, names, key="ec"):
     return cert, keyf
 
 
+def assert_bad_nonces_retried_at_once(apache, name, proxy, within=10.0, give_up_after=None):
+    """Every badNonce answer the proxy saw (from the CA or injected) was
+    followed by the same request, with another nonce, within `within`
+    seconds (far less than the test's ACMERetryDelay), and no attempt of
+    `name` failed.  With give_up_after=N (a CA refusing most nonces) a run
+    of at least N refusals of one request in a row may end the attempt
+    instead, and then every failure logged is that badNonce.  Returns the
+    (refused, retry) pairs."""
+    pairs = proxy.retries_of("badNonce")
+    assert pairs, "no badNonce was answered: nothing was retried\n" + proxy.format_log(60)
+    log = sorted(proxy.log, key=lambda e: e.time)
+    gave_up = 0
+    for refused, retry in pairs:
+        assert retry is not None, "%r was never sent again" % (refused,)
+        if refused.protected and retry.protected:
+            assert retry.protected.get("nonce") != refused.protected.get("nonce"), \
+                "retried with the refused nonce: %r" % (retry,)
+        gap = retry.time - refused.time
+        if gap < within:
+            continue
+        same = [e for e in log if e.time <= refused.time
+                and (e.method, e.path) == (refused.method, refused.path)]
+        run = 0
+        for e in reversed(same):
+            if e.problem != "badNonce":
+                break
+            run += 1
+        assert give_up_after and run >= give_up_after, \
+            "%r retried only %.1f s later, after %d refusals in a row" % (refused, gap, run)
+        gave_up += 1
+    failed = apache.log_lines(r"AA00305")
+    assert len(failed) == gave_up and all("badNonce" in l for l in failed), \
+        "attempts failed (%d runs of refusals ended one):\n%s" % (gave_up, "\n".join(failed))
+    st = apache.state(name)
+    assert st.get("failures", 0) == 0, st
+    return pairs
+
+
 class Pki:
     """Throwaway CA and a server certificate for Pebble's own HTTPS listeners."""
 
@@ -1032,6 +1070,26 @@ class Apache:
         if self.pebble is None:
             raise HarnessError("no pebble attached to this Apache")
         return verify_chain(served.chain, self.pebble.root_file)
+
+    def state(self, name):
+        """store/state/<name>.json as a dict; {} when missing or unreadable."""
+        try:
+            with open(os.path.join(self.store_dir, "state", name + ".json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def wait_state(self, name, pred, timeout=30.0, what="state"):
+        """Poll state/<name>.json until pred(state) holds; return the state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.state(name)
+            if pred(st):
+                return st
+            if time.monotonic() > deadline:
+                raise AssertionError("%s not reached in %ss; state/%s.json: %s\n%s" % (
+                    what, timeout, name, json.dumps(st, indent=1), self.diagnostics()))
+            time.sleep(0.25)
 
     def store_files(self):
         out = []

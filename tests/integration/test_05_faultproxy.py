@@ -159,19 +159,28 @@ def test_mini_acme_issuance_through_proxy(apache, faultproxy, pebble, workdir):
     st, h, _ = client.post(client.directory["newOrder"], dict(ids, replaces=cid))
     assert st == 201 and h["Location"].startswith(faultproxy.origin + "/")
     assert faultproxy.entries(kind="newOrder")[-1].payload["replaces"] == cid
-    # ... and reject_replaces(True) answers malformed instead (with a nonce)
+    # ... and reject_replaces(True) answers RFC 9773's refusal instead
+    # (409 alreadyReplaced, with a nonce) ...
     faultproxy.reject_replaces(True)
     with pytest.raises(AcmeError) as ei:
         client.post(client.directory["newOrder"], dict(ids, replaces=cid))
-    assert ei.value.status == 400
-    assert ei.value.problem["type"] == "urn:ietf:params:acme:error:malformed"
-    assert ei.value.problem["detail"] == "replaces not allowed"
+    assert ei.value.status == 409
+    assert ei.value.problem["type"] == "urn:ietf:params:acme:error:alreadyReplaced"
     assert client.nonce   # the rejection carried a fresh Replay-Nonce
     st, _, _ = client.post(client.directory["newOrder"], ids)   # without replaces: forwarded
     assert st == 201
-    last = faultproxy.entries(kind="newOrder")
-    assert [e.status for e in last[-2:]] == [400, 201]
-    assert last[-2].injected == "reject_replaces"
+    # ... or any other problem asked for
+    faultproxy.reject_replaces(True, status=403, ptype="unauthorized", detail="no")
+    with pytest.raises(AcmeError) as ei:
+        client.post(client.directory["newOrder"], dict(ids, replaces=cid))
+    assert ei.value.status == 403
+    assert ei.value.problem == {"type": "urn:ietf:params:acme:error:unauthorized",
+                                "detail": "no", "status": 403}
+    # (Pebble refuses 5% of nonces; the client sends those again)
+    last = [e for e in faultproxy.entries(kind="newOrder") if e.problem != "badNonce"]
+    assert [e.status for e in last[-3:]] == [409, 201, 403]
+    assert [e.injected for e in last[-3:]] == ["reject_replaces", None, "reject_replaces"]
+    assert [e.problem for e in last[-3:]] == ["alreadyReplaced", None, "unauthorized"]
 
 
 def test_link_and_location_headers_rewritten_to_proxy(faultproxy, pebble):

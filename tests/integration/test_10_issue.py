@@ -40,7 +40,7 @@ def test_one_name(apache, pebble):
     # activated by the module's own graceful restart: same parent, and the
     # restart is in the log (AH00493 "SIGUSR1 received.  Doing graceful restart")
     assert a.running() and a.pid == pid
-    a.wait_log(r"graceful restart", timeout=10)
+    a.wait_log(r"AH00493: SIGUSR1 received", timeout=10)
     r = a.get("/", name, https=True)
     assert r.status == 200, r
     assert r.text == INDEX_HTML
@@ -103,6 +103,8 @@ def test_two_vhosts_two_certificates(apache, pebble):
     ("ec256", "EC", 256, "P-256"),
     ("ec384", "EC", 384, "P-384"),
     ("rsa2048", "RSA", 2048, ""),
+    ("rsa3072", "RSA", 3072, ""),
+    ("rsa4096", "RSA", 4096, ""),
 ])
 def test_key_type(apache, pebble, key_type, algo, bits, curve):
     name = "%s.keytype.t10.test" % key_type
@@ -197,6 +199,18 @@ def test_eab_hmac_spellings(apache, pebble, spelling):
     _assert_verifies(a, served)
 
 
+def test_contact_defaults_to_server_admin(apache, pebble, faultproxy):
+    """No ACMEContact: the account's contact is ServerAdmin (README)."""
+    name = "admin.t10.test"
+    a = apache(_account(pebble, contact=None) + "ServerAdmin hostmaster@t10.test\n"
+               "ACMEDomain %s\n" % name + vhosts(name), acme_server=faultproxy.directory_url)
+    a.start()
+    a.wait_cert(name, timeout=TIMEOUT)
+    reg = [e for e in faultproxy.entries(kind="newAccount") if e.status == 201]
+    assert len(reg) == 1, faultproxy.format_log(40)
+    assert reg[0].payload["contact"] == ["mailto:hostmaster@t10.test"], reg[0]
+
+
 def test_agree_tos_with_url(apache, pebble):
     """ACMEAgreeTOS URL equal to the CA's termsOfService works like `on`."""
     name = "tosurl.t10.test"
@@ -215,7 +229,6 @@ def test_stops_cleanly_after_issuance(apache, pebble):
     a.start()
     a.wait_cert(n1, timeout=TIMEOUT)
     a.wait_cert(n2, timeout=TIMEOUT)
-    time.sleep(1)
     mark = a.log_mark()
     t0 = time.monotonic()
     rc = a.stop()
@@ -223,4 +236,6 @@ def test_stops_cleanly_after_issuance(apache, pebble):
     stuck = a.log_lines(r"AH0004[56]|still did not exit", since=mark)
     assert not stuck, "children did not exit on SIGTERM:\n" + "\n".join(stuck)
     assert rc == 0
-    assert took < 5, "stopping took %.1f s" % took
+    # GracefulShutdownTimeout plays no part in a plain stop; what counts is
+    # that no child had to be killed (above).  The bound only catches a hang.
+    assert took < 15, "stopping took %.1f s" % took

@@ -2,12 +2,13 @@
 not hammered, and bad directive values rejected by configtest (SPEC §2, §3)."""
 
 import os
+import re
 import secrets
 import time
 
 import pytest
 
-from harness import ERROR_LEVELS, account_conf, b64url, vhosts
+from harness import ERROR_LEVELS, account_conf, assert_bad_nonces_retried_at_once, b64url, vhosts
 
 TIMEOUT = 90
 
@@ -27,88 +28,125 @@ def _assert_fallback(a, name):
 
 
 def test_fallback_before_certificate(apache, pebble):
-    """Before the first certificate exists: self-signed fallback, and regular
-    requests to that host get 503."""
-    name = "fallback.t20.test"
-    a, _ = _wrong_eab_server(apache, pebble, name)
+    """Before the first certificate exists: a self-signed fallback for all
+    the domain's names with an EC P-256 key (README: fallback/<name>/
+    ec256.*), and regular requests to that host get 503."""
+    name, alias = "fallback.t20.test", "www.fallback.t20.test"
+    wrong = b64url(secrets.token_bytes(32))
+    a = apache(account_conf("kid-1", wrong) + "ACMEDomain %s %s\n" % (name, alias)
+               + vhosts(name, aliases=[alias]))
     a.start()
-    _assert_fallback(a, name)
+    served = _assert_fallback(a, name)
+    assert set(served.sans) == {name, alias}, served.summary()
+    assert (served.key_type, served.curve) == ("EC", "P-256"), served.summary()
+    stored = os.path.join(a.store_dir, "fallback", name, "ec256.cert.pem")
+    with open(stored) as f:
+        assert f.read() == served.chain[0]
+    assert a.served_cert(alias).serial == served.serial
     r = a.get("/", name, https=True)
     assert r.status == 503, r
     r = a.get("/index.html", name, https=True)
     assert r.status == 503, r
 
 
-def test_wrong_eab_hmac(apache, pebble):
+# A transient failure with ACMERetryDelay 1s would be tried again within
+# seconds; configuration problems wait at least an hour (README, Retries).
+CONFIG_MIN_WAIT = 3600
+OBSERVE = 3          # seconds of "nothing more happens" after a failure (3 job ticks)
+
+
+def _attempts(proxy, kind):
+    """Requests of this kind that reached the CA and were not refused for a
+    stale nonce (Pebble refuses 5%; the module retries those at once)."""
+    return [e for e in proxy.entries(kind=kind) if e.problem != "badNonce"
+            and e.injected is None]
+
+
+def _assert_config_failure(a, name, hint):
+    """The state file says: one configuration failure, next attempt at least
+    an hour after it, and a hint naming what to change."""
+    st = a.wait_state(name, lambda s: s.get("failures", 0) >= 1, timeout=60,
+                      what="a recorded failure")
+    err = st.get("last_error") or {}
+    assert st["failures"] == 1, st
+    assert err.get("kind") == "configuration", st
+    assert hint in (err.get("hint") or ""), st
+    assert st["next_attempt"] - err["at"] >= CONFIG_MIN_WAIT, st
+    assert st["next_attempt"] - time.time() > CONFIG_MIN_WAIT - 120, st
+    return st
+
+
+def _observe_nothing_more(proxy, kind, n, seconds=OBSERVE):
+    """A bounded window in which no further attempt of `kind` may arrive."""
+    assert len(_attempts(proxy, kind)) == n, proxy.format_log(40)
+    with pytest.raises(AssertionError):
+        proxy.wait_for(lambda e: e.problem != "badNonce" and e.injected is None,
+                       count=n + 1, timeout=seconds, kind=kind)
+
+
+def test_wrong_eab_hmac(apache, pebble, faultproxy):
     name = "wrongeab.t20.test"
-    a, wrong = _wrong_eab_server(apache, pebble, name)
-    accounts = pebble.account_count()
+    wrong = b64url(secrets.token_bytes(32))
+    assert wrong != pebble.eab["kid-1"]
+    a = apache(account_conf("kid-1", wrong) + "ACMERetryDelay 1s\n"
+               "ACMEDomain %s\n" % name + vhosts(name), acme_server=faultproxy.directory_url)
     a.start()
-    rx = r"ACMEEAB|external account"
-    first = a.wait_log(rx, timeout=60, levels=ERROR_LEVELS)
-    pebble_mark = os.path.getsize(pebble.log_path)
+    first = a.wait_log(r"AA00305: .*(ACMEEAB|external account)", timeout=60,
+                       levels=ERROR_LEVELS)
+    _assert_config_failure(a, name, "ACMEEAB")
+    assert re.search(r"next attempt in 1h", first), first
+    # the CA refused the only registration attempt and created no account
+    _observe_nothing_more(faultproxy, "newAccount", 1)
+    assert all(e.status >= 400 for e in faultproxy.entries(kind="newAccount")), \
+        faultproxy.format_log(40)
+    assert len(a.log_lines(r"AA00305")) == 1
     # the server stays up and keeps serving the fallback
     assert a.running()
     _assert_fallback(a, name)
     assert a.get("/", name).status in (200, 503)     # plain HTTP still answered
     assert a.get("/", name, https=True).status == 503
-    # not retried in a tight loop
-    time.sleep(10)
-    lines = a.log_lines(rx, levels=ERROR_LEVELS)
-    assert len(lines) <= 2, "EAB failure reported %d times in ~10 s:\n%s" % (
-        len(lines), "\n".join(lines))
-    new_account_posts = pebble.log_text()[pebble_mark:].count("POST /sign-me-up")
-    assert new_account_posts <= 2, "%d newAccount requests in ~10 s after the failure" % (
-        new_account_posts)
-    assert pebble.account_count() == accounts
     # the (wrong) secret is not logged
     assert wrong not in a.error_log()
-    assert a.running()
-    print("EAB failure line:", first)
 
 
-def test_terms_not_accepted(apache, pebble):
-    """No ACMEAgreeTOS: no account, and the log names ACMEAgreeTOS and the
-    CA's terms URL."""
-    name = "notos.t20.test"
-    a = apache(account_conf("kid-1", pebble.eab["kid-1"], tos=None)
-               + "ACMEDomain %s\n" % name + vhosts(name))
-    accounts = pebble.account_count()
+@pytest.mark.parametrize("tos", [None, "off"], ids=["absent", "off"])
+def test_terms_not_accepted(apache, pebble, faultproxy, tos):
+    """No ACMEAgreeTOS (or off): no account is even asked for, and the log
+    names ACMEAgreeTOS and the CA's terms URL; a configuration problem."""
+    name = "notos%s.t20.test" % (tos or "")
+    a = apache(account_conf("kid-1", pebble.eab["kid-1"], tos=tos) + "ACMERetryDelay 1s\n"
+               + "ACMEDomain %s\n" % name + vhosts(name), acme_server=faultproxy.directory_url)
     a.start()
-    a.wait_log(r"ACMEAgreeTOS", timeout=60, levels=ERROR_LEVELS)
-    time.sleep(3)
-    log = a.error_log()
-    assert pebble.TOS_URL in log or "Do what thou wilt" in log, \
-        "terms-of-service URL %s not in the log" % pebble.TOS_URL
-    assert pebble.account_count() == accounts, "an account was created"
+    line = a.wait_log(r"ACMEAgreeTOS", timeout=60, levels=ERROR_LEVELS)
+    assert pebble.TOS_URL in line or "Do what thou wilt" in line, \
+        "terms-of-service URL %s not in: %s" % (pebble.TOS_URL, line)
+    _assert_config_failure(a, name, "ACMEAgreeTOS")
+    _observe_nothing_more(faultproxy, "newAccount", 0)
     assert a.running()
     _assert_fallback(a, name)
     assert a.get("/", name, https=True).status == 503
 
 
-def test_terms_off_is_not_accepted(apache, pebble):
-    name = "tosoff.t20.test"
-    a = apache(account_conf("kid-1", pebble.eab["kid-1"], tos="off")
-               + "ACMEDomain %s\n" % name + vhosts(name))
-    accounts = pebble.account_count()
-    a.start()
-    a.wait_log(r"ACMEAgreeTOS", timeout=60, levels=ERROR_LEVELS)
-    time.sleep(2)
-    assert pebble.account_count() == accounts
-    _assert_fallback(a, name)
-
-
-def test_bad_nonces_are_retried(apache, pebble_factory):
+def test_bad_nonces_are_retried(apache, pebble_factory, proxy_for):
     """badNonce is retried at once: with Pebble rejecting 30% of good nonces
-    an order of ~10 signed requests almost never gets through without it."""
+    the certificate comes without a single failed attempt, and every refused
+    request is sent again within a moment (ACMERetryDelay is 30 s)."""
     p = pebble_factory(env={"PEBBLE_WFE_NONCEREJECT": "30"})
+    proxy = proxy_for(p)
     name = "badnonce.t20.test"
-    a = apache(account_conf("kid-1", p.eab["kid-1"]) + "ACMERetryDelay 5s\n"
-               + "ACMEDomain %s\n" % name + vhosts(name), pebble=p)
+    a = apache(account_conf("kid-1", p.eab["kid-1"]) + "ACMERetryDelay 30s\n"
+               + "ACMEDomain %s\n" % name + vhosts(name), pebble=p,
+               acme_server=proxy.directory_url)
+    # and at least one refusal for sure, whatever Pebble's dice say
+    proxy.fail_next(1, 400, kind="newOrder", nonce=True, body={
+        "type": "urn:ietf:params:acme:error:badNonce",
+        "detail": "JWS has an invalid anti-replay nonce", "status": 400})
     a.start()
     served = a.wait_cert(name, timeout=TIMEOUT)
     ok, out = a.verify_chain(served)
     assert ok, out
+    pairs = assert_bad_nonces_retried_at_once(a, name, proxy)
+    assert any(r.injected == "fail" for r, _ in pairs), pairs
 
 
 # --------------------------------------------------------------------------
@@ -182,6 +220,11 @@ BAD_VALUES = [
     ("ACMEChallenges tls-alpn-01", "ACMEChallenges", "tls-alpn-01"),
     ("ACMERenewWindow 0%", "ACMERenewWindow", "0%"),
     ("ACMEAgreeTOS", "ACMEAgreeTOS", None),
+    ("ACMEContact not-an-email", "ACMEContact", "not-an-email"),
+    ("ACMEContact admin@example.org two@@example.org", "ACMEContact", "two@@example.org"),
+    ("ACMECACertificate /nonexistent/ca.pem", "ACMECACertificate", "/nonexistent/ca.pem"),
+    ("ACMENotifyCmd /nonexistent/notify", "ACMENotifyCmd", "/nonexistent/notify"),
+    ("ACMEChallenges dns-01", "ACMEChallenges", "dns-01"),
     # Found only by looking at the whole configuration (test_config hook).
     ("ACMEDomain dup.t20.test\nACMEDomain www.t20.test dup.t20.test",
      "ACMEDomain", "dup.t20.test"),
@@ -199,3 +242,15 @@ def test_bad_value_fails_configtest(apache, line, directive, value):
     assert directive.lower() in out.lower(), "message does not name %s:\n%s" % (directive, out)
     if value is not None:
         assert value in out, "message does not name the value %r:\n%s" % (value, out)
+
+
+def test_notify_cmd_not_a_program_fails_configtest(apache):
+    """ACMENotifyCmd naming a file nobody may execute."""
+    a = apache("ACMENotifyCmd @ROOT@/notify.txt\n")
+    path = os.path.join(a.root, "notify.txt")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n")
+    os.chmod(path, 0o644)
+    rc, out = a.configtest()
+    assert rc != 0, out
+    assert "ACMENotifyCmd" in out and path in out, out

@@ -4,10 +4,12 @@ is answered before authentication, redirects and rewrites."""
 
 import os
 import secrets
+import signal
+import time
 
 import pytest
 
-from harness import account_conf, b64url, mkdir, vhosts, write_file
+from harness import ERROR_LEVELS, account_conf, b64url, mkdir, vhosts, write_file
 
 TIMEOUT = 90
 PREFIX = "/.well-known/acme-challenge/"
@@ -128,3 +130,30 @@ def test_challenge_answered_before_auth_and_rewrites(apache, pebble):
         ok, out = a.verify_chain(served)
         assert ok, out
         assert host in served.sans
+
+
+def test_stale_challenge_files_removed_at_restart(apache, pebble):
+    """README: challenges/ holds answers in flight.  Answers a killed job
+    left behind (older than an hour) are removed when the next child
+    starts; a fresh one (the previous generation's job may still be at
+    work) is kept."""
+    name = "stale.t30.test"
+    # terms not accepted: the job runs once, fails, and waits an hour
+    a = apache(account_conf("kid-1", pebble.eab["kid-1"], tos="off")
+               + "ACMEDomain %s\n" % name + vhosts(name))
+    a.start()
+    a.wait_log(r"ACMEAgreeTOS", timeout=60, levels=ERROR_LEVELS)
+    chal = os.path.join(a.store_dir, "challenges")
+    stale, fresh = os.path.join(chal, "stale-token_1"), os.path.join(chal, "fresh-token_2")
+    write_file(stale, "stale.thumb\n")
+    write_file(fresh, "fresh.thumb\n")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    mark = a.log_mark()
+    os.kill(a.pid, signal.SIGUSR1)
+    a.wait_log(r"AH00493", timeout=15, since=mark)
+    deadline = time.monotonic() + 20
+    while os.path.exists(stale):
+        assert time.monotonic() < deadline, "stale challenge file still there"
+        time.sleep(0.25)
+    assert os.path.exists(fresh), "a fresh challenge file was removed"

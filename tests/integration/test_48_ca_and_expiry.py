@@ -12,27 +12,34 @@ from harness import account_conf, read_text, vhosts, write_file
 TIMEOUT = 90
 
 
-def test_new_ca_replaces_certificate_of_old_ca(apache, pebble, pebble_factory):
+def test_new_ca_replaces_certificate_of_old_ca(apache, pebble, pebble_factory, proxy_for):
     name = "cachange.t48.test"
     a = apache(account_conf("kid-1", pebble.eab["kid-1"]) + "ACMEDomain %s\n" % name
                + vhosts(name))
     a.start()
     first = a.wait_cert(name, timeout=TIMEOUT)
     assert pebble.issued(first), first.summary()
-    other = pebble_factory()
-    other.fetch_issuers()
+    other = pebble_factory(name="t48-new-ca")
+    proxy = proxy_for(other)
     with open(a.conf_path) as f:
         conf = f.read()
-    conf = conf.replace(pebble.directory_url, other.directory_url)
+    conf = conf.replace(pebble.directory_url, proxy.directory_url)
     conf = re.sub(r"ACMEEAB kid-1 \S+", "ACMEEAB kid-1 %s" % other.eab["kid-1"], conf)
     write_file(a.conf_path, conf)
     assert a.configtest()[0] == 0
+    # the new CA is slow to take the order: the old CA's certificate must
+    # keep serving meanwhile (not the fallback)
+    held = proxy.delay_next(1, 8, kind="newOrder")
     mark = a.log_mark()
     os.kill(a.pid, signal.SIGUSR1)       # the administrator's graceful restart
     a.wait_log(r"AA00109: %s: the live certificate comes from %s" % (
         re.escape(name), re.escape(pebble.directory_url)), timeout=20, since=mark)
-    meanwhile = a.wait_cert(name, timeout=15)      # still the old CA's, not a fallback
-    assert meanwhile.serial == first.serial or other.issued(meanwhile), meanwhile.summary()
+    deadline = time.monotonic() + 30
+    while not held.arrived:
+        assert time.monotonic() < deadline, "no order at the new CA:\n" + a.diagnostics()
+        time.sleep(0.1)
+    meanwhile = a.served_cert(name)
+    assert meanwhile.serial == first.serial, meanwhile.summary()
     a.pebble = other                             # from now on, "issued" means by the new CA
     second = a.wait_cert(name, timeout=TIMEOUT, not_serial=first.serial)
     assert other.issued(second), "not from the new CA: " + second.summary()

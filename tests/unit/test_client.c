@@ -247,17 +247,20 @@ START_TEST(bad_nonce_retries_are_bounded)
     acme_client_t *c = client_new(f);
     int i;
 
+    /* A CA that refuses every nonce: the client retries (RFC 8555 §6.5
+     * lets it) a few times, then gives up rather than loop. The bound is
+     * the client's choice; the test asks only that there be one, below
+     * the number of refusals queued (a request past those would fail). */
     push_directory(f, 0);
     push_nonce(f, "nonceFromHead");
-    for (i = 0; i <= ACME_BADNONCE_RETRIES; i++) {
+    for (i = 0; i < FAKE_MAX - 2; i++) {
         push_problem(f, 400, "badNonce", "stale")->nonce =
             apr_psprintf(test_pool, "nonce%d", i);
     }
-    /* One more retry than allowed would get this success. */
-    fake_push(f, 201, CT_JSON, "{}")->location = KID_URL;
     ck_assert(acme_account_register(c, test_pool, one_contact(), 1, NULL,
                                     NULL, 0) != APR_SUCCESS);
-    ck_assert_int_eq(count_method(f, "POST"), ACME_BADNONCE_RETRIES + 1);
+    ck_assert_int_ge(count_method(f, "POST"), 2);
+    ck_assert_int_lt(count_method(f, "POST"), FAKE_MAX - 2);
     ck_assert_str_eq(c->error->type, "badNonce");
     ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
     ck_assert_ptr_null(c->account_url);
@@ -390,17 +393,21 @@ START_TEST(order_stuck_in_processing_hits_the_deadline)
     acme_order_t *o = NULL;
     int i;
 
+    /* Polls at 0, 20, ..., 160 ms at the most (a pause is never shorter
+     * than asked; it may be longer on a busy machine): 2 to 9 requests,
+     * whatever the client's sleep granularity. One reply more than that
+     * is queued; a tenth request would fail the test. */
     c->poll_interval = apr_time_from_msec(20);
     c->poll_timeout = apr_time_from_msec(150);
-    for (i = 0; i < FAKE_MAX - 2; i++) {
+    for (i = 0; i < 10; i++) {
         fake_push(f, 200, CT_JSON, processing)->nonce = "nonceP";
     }
     ck_assert(acme_order_wait(&o, c, test_pool, "https://ca.test/order/1",
                               "valid") == APR_TIMEUP);
     ck_assert_ptr_nonnull(c->error);
     ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
-    ck_assert_int_gt(f->nrequests, 2);
-    ck_assert_int_lt(f->nrequests, FAKE_MAX - 2);
+    ck_assert_int_ge(f->nrequests, 2);
+    ck_assert_int_le(f->nrequests, 150 / 20 + 2);
 }
 END_TEST
 
@@ -610,16 +617,20 @@ START_TEST(authz_wait_times_out)
     fake_http_t *f = fake_create();
     acme_client_t *c = client_registered(f);
     acme_authz_t *a = NULL;
+    int i;
 
-    c->poll_interval = apr_time_from_msec(1);
-    c->poll_timeout = apr_time_from_msec(150);
-    push_authz(f, "pending", "", NULL);
-    push_authz(f, "pending", "", NULL);
-    push_authz(f, "pending", "", NULL);
-    push_authz(f, "pending", "", NULL);
+    /* Polls 40 ms apart at least, given up after 100 ms: at 0, 40, 80
+     * and 120 ms at the most (2 to 4 requests); a fifth request, for
+     * which no reply is queued, would fail the test. */
+    c->poll_interval = apr_time_from_msec(40);
+    c->poll_timeout = apr_time_from_msec(100);
+    for (i = 0; i < 4; i++) {
+        push_authz(f, "pending", "", NULL);
+    }
     ck_assert(acme_authz_wait(&a, c, test_pool, "https://ca.test/authz/a")
               == APR_TIMEUP);
     ck_assert_int_eq(c->error->kind, ACME_FAIL_TRANSIENT);
+    ck_assert_int_ge(f->nrequests, 2);
 }
 END_TEST
 

@@ -19,5 +19,6 @@ Suite *ari_suite(void);
 Suite *safe_suite(void);
 Suite *identity_suite(void);
 Suite *bounded_suite(void);
+Suite *job_suite(void);
 
 #endif
