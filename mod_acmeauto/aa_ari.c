@@ -74,7 +74,9 @@ static apr_status_t ask_one(aa_ari_state_t *ari, const char *id,
     char from[APR_RFC822_DATE_LEN], to[APR_RFC822_DATE_LEN];
 
     if (rv != APR_SUCCESS) {
-        if (rv != APR_ENOTIMPL) {
+        /* A question cut short because the server stops is no failure. */
+        if (rv != APR_ENOTIMPL
+            && !(env->should_abort && env->should_abort(env->baton))) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AA_LOGNO(00401)
                          "%s: %s", d->name, acme_error_line(p, err));
             if (err->retry_after > *error_wait) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <apr_strings.h>
+#include <openssl/crypto.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -91,6 +92,13 @@ static void aa_test_config(apr_pool_t *pconf, server_rec *s)
 static void aa_register_hooks(apr_pool_t *p)
 {
     static const char *const before_ssl[] = { "mod_ssl.c", NULL };
+
+    /* Before anything (libcurl included) initialises OpenSSL with its
+     * defaults: no atexit handler. A child told to stop while inside
+     * malloc exits from the signal handler, and OpenSSL's cleanup would
+     * then wait for the malloc lock for ever (the parent SIGKILLs it
+     * after 10 s, at every stop that follows a restart too closely). */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 
     ap_hook_pre_config(aa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(aa_test_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -37,8 +37,16 @@ def pytest_configure(config):
 # Lines at warn or worse that every test may see: mod_ssl built against a
 # newer OpenSSL patch release than installed; mod_ssl's own note that a
 # host on the module's fallback certificate answers 503 (SPEC §3).
+#
+# AH00045/AH00046: a child told to stop while it is still starting may be
+# inside malloc when the event MPM's signal handler calls exit(); the exit
+# handlers of libraries (gnutls, loaded by libcurl through libldap) then
+# wait for the malloc lock and httpd kills the child after ~10 s. Tests
+# that stop Apache right after a restart meet it; the module keeps
+# OpenSSL's own exit handler out of it (OPENSSL_INIT_NO_ATEXIT).
 LOG_ALLOW_ALWAYS = (r"AH01882: Init: this version of mod_ssl was compiled against",
-                    r"AH10085: Init: \S+ will respond with '503 Service Unavailable'")
+                    r"AH10085: Init: \S+ will respond with '503 Service Unavailable'",
+                    r"AH0004[56]: child process \d+ still did not exit")
 LOG_PROBLEM = re.compile(r"^\[[^]]*\] \[[\w_]+:(warn|error|crit|alert|emerg)\]")
 
 

@@ -1,5 +1,6 @@
 """Checks of the test harness itself; none of them needs mod_acmeauto."""
 
+import pytest
 import os
 import re
 import secrets
@@ -53,6 +54,7 @@ def test_dns_no_aaaa(challtestsrv):
     assert answers == []
 
 
+@pytest.mark.log_allow(r"AH01906: \S+ server certificate is a CA certificate")
 def test_apache_without_module_serves_https(apache, workdir):
     cert, key = make_self_signed(os.path.join(workdir, "selfsigned"), ["harness.t00.test"])
     a = apache("""
@@ -97,6 +99,7 @@ def test_apache_configtest_reports_bad_directive(apache):
     assert "NoSuchDirective" in out
 
 
+@pytest.mark.log_allow(r"AH01906: \S+ server certificate is a CA certificate")
 def test_apache_wait_log_and_requests(apache, workdir):
     cert, key = make_self_signed(os.path.join(workdir, "selfsigned2"), ["logs.t00.test"], key="rsa")
     a = apache("""

@@ -84,6 +84,7 @@ def _observe_nothing_more(proxy, kind, n, seconds=OBSERVE):
                        count=n + 1, timeout=seconds, kind=kind)
 
 
+@pytest.mark.log_allow(r"AA00305: wrongeab\.t20\.test: creating an account")
 def test_wrong_eab_hmac(apache, pebble, faultproxy):
     name = "wrongeab.t20.test"
     wrong = b64url(secrets.token_bytes(32))
@@ -109,6 +110,7 @@ def test_wrong_eab_hmac(apache, pebble, faultproxy):
     assert wrong not in a.error_log()
 
 
+@pytest.mark.log_allow(r"AA00305: \S+\.t20\.test: .*ACMEAgreeTOS")
 @pytest.mark.parametrize("tos", [None, "off"], ids=["absent", "off"])
 def test_terms_not_accepted(apache, pebble, faultproxy, tos):
     """No ACMEAgreeTOS (or off): no account is even asked for, and the log

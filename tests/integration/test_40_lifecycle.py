@@ -194,6 +194,7 @@ def test_ari_window_in_the_past_renews_with_replaces(apache, pebble, faultproxy)
     assert FAR_START <= ari["renew_at"] <= FAR_END, st
 
 
+@pytest.mark.log_allow(r"AA00301: norepl\.t40\.test: the CA refused the order as a replacement")
 def test_ari_replaces_refused_renews_without(apache, pebble, faultproxy):
     name = "norepl.t40.test"
     _ari_first_cert(faultproxy, None)
@@ -300,6 +301,7 @@ def test_half_of_nonces_rejected(apache, pebble_factory, proxy_for):
 # --------------------------------------------------------------------------
 # 5. CA down, then back
 
+@pytest.mark.log_allow(r"AA00305: down\.t40\.test: ")
 def test_ca_down_then_back_before_first_certificate(apache, pebble, faultproxy):
     """CA unreachable: the fallback is served, the state file records the
     failures and the last error, the delays grow; issued once it is back."""
@@ -345,6 +347,7 @@ def test_ca_down_then_back_before_first_certificate(apache, pebble, faultproxy):
                      what="failures reset after success")
 
 
+@pytest.mark.log_allow(r"AA00305: downlive\.t40\.test: ", r"AA00401: downlive\.t40\.test: ")
 def test_ca_down_during_renewal_keeps_live_certificate(apache, pebble_factory, proxy_for):
     """The renewal of a live certificate fails while the CA is down: the live
     one keeps serving, failures are recorded; renewed once the CA is back."""
@@ -377,6 +380,7 @@ def test_ca_down_during_renewal_keeps_live_certificate(apache, pebble_factory, p
 
 @pytest.mark.parametrize("status, form", [(503, "seconds"), (429, "seconds"),
                                           (503, "http-date")])
+@pytest.mark.log_allow(r"AA00305: retry\w+\.t40\.test: ")
 def test_retry_after_honoured(apache, pebble, faultproxy, status, form):
     name = "retry%d%s.t40.test" % (status, form.replace("-", ""))
     wait = 6
@@ -421,6 +425,7 @@ BROKEN = [
 ]
 
 
+@pytest.mark.log_allow(r"AA00305: [\w-]+\.broken\.t40\.test: ")
 @pytest.mark.parametrize("what, fault, said", BROKEN, ids=[w for w, _, _ in BROKEN])
 def test_broken_responses(apache, pebble, faultproxy, what, fault, said):
     name = "%s.broken.t40.test" % what.lower()   # the module keeps names in lower case
@@ -608,6 +613,7 @@ def test_rsa_and_ec_both_served(apache, pebble):
 # --------------------------------------------------------------------------
 # 12. failover
 
+@pytest.mark.log_allow(r"AA00305: failover\.t40\.test: ")
 def test_failover_to_second_server(apache, pebble):
     name = "failover.t40.test"
     dead = "https://127.0.0.1:%d/dir" % _free_port()
@@ -636,6 +642,7 @@ NOTIFY_SH = """#!/bin/sh
 """
 
 
+@pytest.mark.log_allow(r"AA00305: notify\.t40\.test: ")
 def test_notify_events(apache, pebble_factory, proxy_for):
     """ACMENotifyCmd runs as `PATH ARG... EVENT NAME`, as the unprivileged
     user, with no secret in argv or environment: errored (two failures, one

@@ -7,6 +7,7 @@ the same URL (an empty database, as a CA that lost it would have), so the
 accountDoesNotExist comes from the CA itself, and the new registration
 creates an account there (201, RFC 8555 §7.3) under a new URL."""
 
+import pytest
 import glob
 import json
 import os
@@ -30,6 +31,7 @@ def _account_json(a):
         return json.load(f)
 
 
+@pytest.mark.log_allow(r"AA00305: lostaccount\.t47\.test: ", r"AA00301: lostaccount\.t47\.test: the CA does not know the stored account")
 def test_account_unknown_to_ca_is_registered_again(apache, pebble_factory, proxy_for):
     p = pebble_factory(config={"certificateValidityPeriod": 120}, name="t47-lost-account")
     proxy = proxy_for(p)

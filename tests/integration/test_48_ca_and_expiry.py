@@ -2,6 +2,7 @@
 serving, and a certificate about to expire (renewal failing) is announced
 with the "expiring" notification (issue 3)."""
 
+import pytest
 import os
 import re
 import signal
@@ -52,6 +53,7 @@ echo "$1 $2" >> %s/events.log
 """
 
 
+@pytest.mark.log_allow(r"AA00305: expiring\.t48\.test: ", r"AA00401: expiring\.t48\.test: ")
 def test_expiring_is_announced_when_renewal_keeps_failing(apache, pebble_factory, proxy_for):
     p = pebble_factory(config={"certificateValidityPeriod": 40})
     proxy = proxy_for(p)
