@@ -130,6 +130,7 @@ void aa_store_prepare(aa_global_t *g, apr_pool_t *p, server_rec *s)
 {
     acme_safe_e why;
     apr_status_t rv;
+    const char *what = "cannot be created";
     int base, i;
 
     g->user = geteuid() == 0 ? ap_unixd_config.user_id : geteuid();
@@ -140,17 +141,17 @@ void aa_store_prepare(aa_global_t *g, apr_pool_t *p, server_rec *s)
     apr_pool_cleanup_register(p, g, close_fds, apr_pool_cleanup_null);
     acme_store_open(&g->store, g->pool, g->store_dir);
     rv = acme_store_mkdirs(g->store_dir, 0755, p);
-    if (rv == APR_SUCCESS) {
-        rv = acme_safe_opendir(&base, &why, AT_FDCWD, g->store_dir,
-                               geteuid(), 1);
+    if (rv == APR_SUCCESS
+        && (rv = acme_safe_opendir(&base, &why, AT_FDCWD, g->store_dir,
+                                   geteuid(), 1)) != APR_SUCCESS) {
+        what = acme_safe_reason(why);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00111)
                      "the store %s cannot be used (%s): Apache serves the "
                      "certificates it can and obtains none until this is "
                      "fixed; ACMEStoreDir must be a directory root owns and "
-                     "only root may write", g->store_dir,
-                     rv == APR_SUCCESS ? "" : acme_safe_reason(why));
+                     "only root may write", g->store_dir, what);
         return;
     }
     for (i = 0; i < ACME_AREA_COUNT; i++) {

@@ -152,7 +152,9 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
     if (rv == APR_SUCCESS && !json_is_object(j)) {
         rv = APR_EINVAL;
     }
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+    /* Damaged is what was read (not JSON, too large), not a file that
+     * cannot be opened: the parent logs what is wrong with the store. */
+    if (rv == APR_EINVAL || rv == APR_ENOSPC) {
         set_aside_damaged(ctx, d, p);
         return;
     }

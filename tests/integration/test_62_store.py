@@ -1,0 +1,206 @@
+"""Store trouble never stops the server (issue 6, item 3): a read-only
+store at start and at a graceful restart, a store directory that cannot be
+created, and what `configtest` says about the store it can see.
+
+Read-only stores are bind mounts (`mount --bind D D; mount -o
+remount,bind,ro D`), undone at teardown after Apache has stopped."""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from harness import (RUN_USER, account_conf, parse_cert, read_text, vhosts, write_file)
+
+TIMEOUT = 90
+ERRORS = r"\[acmeauto:(warn|error|crit|alert|emerg)\]"
+
+
+@pytest.fixture
+def ro_mount():
+    """ro_mount(path): path becomes a read-only bind mount of itself until
+    teardown.  Request it before `apache` so that it is undone after Apache
+    stopped (a running parent keeps the store's directories open)."""
+    mounted = []
+
+    def mount(path):
+        subprocess.run(["mount", "--bind", path, path], check=True)
+        mounted.append(path)
+        subprocess.run(["mount", "-o", "remount,bind,ro", path], check=True)
+        assert not os.access(path, os.W_OK), "%s still writable" % path
+
+    def undo(path):
+        """Writable again (the mount is gone)."""
+        subprocess.run(["umount", path], check=True)
+        mounted.remove(path)
+
+    mount.undo = undo
+    yield mount
+    for path in reversed(mounted):
+        if subprocess.run(["umount", path]).returncode != 0:
+            subprocess.run(["umount", "-l", path], check=True)
+
+
+def _conf(pebble, name, extra=""):
+    return (account_conf("kid-1", pebble.eab["kid-1"]) + extra
+            + "ACMEDomain %s\n" % name + vhosts(name))
+
+
+def _unexpected(a, allowed, since=0):
+    """acmeauto warnings/errors in the log that no pattern of `allowed`
+    explains."""
+    return [l for l in a.log_lines(ERRORS, since=since)
+            if not any(re.search(rx, l) for rx in allowed)]
+
+
+def _fallback_served(a, name):
+    served = a.served_cert(name)
+    assert served.self_signed and not a.is_acme_issued(served.leaf), served.summary()
+    assert a.get("/", name, https=True).status == 503
+    return served
+
+
+def _run_dir_fallback(a, name):
+    """The fallback kept under the run-time dir when the store cannot take it."""
+    path = os.path.join(a.run_dir, "acmeauto-fallback", name, "ec256.cert.pem")
+    assert os.path.isfile(path), "no fallback in the run-time dir: %s" % path
+    return parse_cert(read_text(path))
+
+
+# ---------------------------------------------------------------------------
+# read-only store
+
+def test_read_only_store_at_start_and_graceful_restart(ro_mount, apache, pebble):
+    """An empty store on a read-only mount: Apache starts, serves the
+    self-signed fallback (503 for requests), says which directory it cannot
+    create, and survives graceful restarts; once the store is writable again
+    a graceful restart is all it takes to get a certificate."""
+    name = "rostart.t62.test"
+    a = apache(_conf(pebble, name, "ACMERetryDelay 2s\n"))
+    os.makedirs(a.store_dir, mode=0o755)
+    ro_mount(a.store_dir)
+    a.start()
+    store = re.escape(a.store_dir)
+    line = a.wait_log(r"AA00101: cannot create %s/\w+: certificates cannot be" % store,
+                      timeout=10)
+    assert "ACMEStoreDir" in line and "read-only" in line, line
+    served = _fallback_served(a, name)
+    assert served.serial == _run_dir_fallback(a, name).serial
+    # The job tries once, says what to check, and waits.
+    line = a.wait_log(r"AA00305: %s" % re.escape(name), timeout=30)
+    assert "check ACMEStoreDir" in line and "next attempt in 1h" in line, line
+    allowed = [r"AA00101: cannot create %s/" % store,
+               r"AA00106: %s: cannot write the fallback certificate into the store; "
+               r"using one in " % re.escape(name),
+               r"AA00305: %s: .*check ACMEStoreDir" % re.escape(name)]
+    for _ in range(2):
+        mark = a.graceful(timeout=20)
+        assert a.log_lines(r"AA00101: cannot create %s/" % store, since=mark), \
+            "the graceful restart did not say what is wrong with the store"
+        again = _fallback_served(a, name)
+        assert again.serial == served.serial, "the fallback changed: " + again.summary()
+    assert a.running()
+    assert os.listdir(a.store_dir) == [], "something was written into a read-only store"
+    unexpected = _unexpected(a, allowed)
+    assert not unexpected, "\n".join(unexpected)
+    # Fixed: writable again, one graceful restart, and a certificate comes.
+    ro_mount.undo(a.store_dir)
+    mark = a.graceful(timeout=20)
+    got = a.wait_cert(name, timeout=TIMEOUT)
+    ok, out = a.verify_chain(got)
+    assert ok, out
+    assert not a.log_lines(r"AA00101|AA00106|AA00111", since=mark)
+
+
+def test_store_turns_read_only_under_a_live_certificate(ro_mount, apache, pebble):
+    """A running server with a live certificate whose store becomes
+    read-only (a remount, a full or failing disk) survives graceful restarts
+    and keeps serving that certificate."""
+    name = "rolive.t62.test"
+    a = apache(_conf(pebble, name))
+    a.start()
+    first = a.wait_cert(name, timeout=TIMEOUT)
+    before = a.store_files()
+    ro_mount(a.store_dir)
+    for _ in range(2):
+        mark = a.graceful(timeout=20)
+        served = a.wait_cert(name, timeout=15)
+        assert served.serial == first.serial, served.summary()
+        assert a.get("/", name, https=True).status == 200
+        assert a.log_lines(r"AA00107: %s: certificate is live" % re.escape(name),
+                           since=mark)
+    assert a.running()
+    assert a.store_files() == before
+    unexpected = _unexpected(a, [])
+    assert not unexpected, "\n".join(unexpected)
+
+
+# ---------------------------------------------------------------------------
+# a store that cannot be created
+
+def test_store_below_a_regular_file(apache, pebble):
+    """ACMEStoreDir below a regular file cannot be created: Apache starts,
+    serves a fallback kept under its run-time dir, answers 503, says what is
+    wrong with the store, and survives a graceful restart."""
+    name = "nostore.t62.test"
+    a = apache('ACMEStoreDir "@ROOT@/plainfile/store"\n' + _conf(pebble, name),
+               store_dir=None)
+    write_file(os.path.join(a.root, "plainfile"), "not a directory\n")
+    store = os.path.join(a.root, "plainfile", "store")
+    a.start()
+    line = a.wait_log(r"AA00111: the store %s cannot be used" % re.escape(store), timeout=10)
+    assert "ACMEStoreDir" in line, line
+    assert re.search(r"cannot be used \((cannot be created|is not a directory)\)", line), line
+    served = _fallback_served(a, name)
+    assert served.serial == _run_dir_fallback(a, name).serial
+    # The job tries once, says what to check, and waits.
+    line = a.wait_log(r"AA00305: %s" % re.escape(name), timeout=30)
+    assert "check ACMEStoreDir" in line and "next attempt in 1h" in line, line
+    mark = a.graceful(timeout=20)
+    assert a.log_lines(r"AA00111: the store %s cannot be used" % re.escape(store), since=mark)
+    assert _fallback_served(a, name).serial == served.serial
+    assert a.running()
+    unexpected = _unexpected(a, [r"AA00111: the store %s" % re.escape(store),
+                                 r"AA00106: %s: cannot write the fallback certificate "
+                                 r"into the store; using one in " % re.escape(name),
+                                 r"AA00305: %s: .*check ACMEStoreDir" % re.escape(name)])
+    assert not unexpected, "\n".join(unexpected)
+
+
+def test_read_only_store_with_a_staged_certificate(ro_mount, apache, pebble):
+    """A new certificate is staged (ACMEAutoRestart off) when the store turns
+    read-only: the graceful restart cannot install it, says so, and the live
+    certificate keeps serving; once writable, the next graceful restart
+    installs it."""
+    name, extra = "rostaged.t62.test", "extra.rostaged.t62.test"
+    a = apache(_conf(pebble, name))
+    a.start()
+    first = a.wait_cert(name, timeout=TIMEOUT)
+    # Another name and no automatic restart: the job stages and waits.
+    with open(a.conf_path) as f:
+        conf = f.read()
+    write_file(a.conf_path, conf.replace(
+        "ACMEDomain %s\n" % name, "ACMEAutoRestart off\nACMEDomain %s %s\n" % (name, extra)))
+    mark = a.graceful(timeout=20)
+    a.wait_log(r"AA00302: %s: a new certificate is ready" % re.escape(name),
+               timeout=TIMEOUT, since=mark)
+    live = os.path.join(a.store_dir, "live", name)
+    before = {f: read_text(os.path.join(live, f)) for f in os.listdir(live)}
+    ro_mount(a.store_dir)
+    mark = a.graceful(timeout=20)
+    line = a.wait_log(r"AA00105: %s: could not write the new certificate" % re.escape(name),
+                      timeout=10, since=mark)
+    assert "current one stays in use" in line, line
+    served = a.wait_cert(name, timeout=15)
+    assert served.serial == first.serial, served.summary()
+    assert a.get("/", name, https=True).status == 200
+    assert {f: read_text(os.path.join(live, f)) for f in os.listdir(live)} == before
+    unexpected = _unexpected(a, [r"AA00105: %s: could not write" % re.escape(name)])
+    assert not unexpected, "\n".join(unexpected)
+    ro_mount.undo(a.store_dir)
+    mark = a.graceful(timeout=20)
+    a.wait_log(r"AA00104: %s: new certificate activated" % re.escape(name), timeout=10,
+               since=mark)
+    new = a.wait_cert(extra, timeout=15, not_serial=first.serial)
+    assert sorted(new.sans) == sorted([name, extra]), new.summary()
