@@ -204,3 +204,95 @@ def test_read_only_store_with_a_staged_certificate(ro_mount, apache, pebble):
                since=mark)
     new = a.wait_cert(extra, timeout=15, not_serial=first.serial)
     assert sorted(new.sans) == sorted([name, extra]), new.summary()
+
+
+# ---------------------------------------------------------------------------
+# configtest: warns about what it can see, and still says Syntax OK
+
+def _store_warnings(out):
+    return [l for l in out.splitlines() if "AA00116" in l]
+
+
+def _configtest_warns(a, store, problem):
+    rc, out = a.configtest()
+    assert rc == 0 and "Syntax OK" in out, out
+    lines = _store_warnings(out)
+    assert len(lines) == 1, out
+    assert "warning: ACMEStoreDir %s %s" % (store, problem) in lines[0], lines[0]
+    return lines[0]
+
+
+def _store_conf(pebble, name, store):
+    return 'ACMEStoreDir "%s"\n' % store + _conf(pebble, name)
+
+
+def test_configtest_warns_store_cannot_be_created(apache, pebble):
+    name = "ctnotdir.t62.test"
+    a = apache(_store_conf(pebble, name, "@ROOT@/plainfile/deeper/store"), store_dir=None)
+    write_file(os.path.join(a.root, "plainfile"), "not a directory\n")
+    _configtest_warns(a, os.path.join(a.root, "plainfile", "deeper", "store"),
+                      "cannot be created: %s is not a directory"
+                      % os.path.join(a.root, "plainfile"))
+    assert not os.path.exists(os.path.join(a.root, "plainfile", "deeper"))
+
+
+def test_configtest_warns_store_read_only(ro_mount, apache, pebble):
+    name = "ctro.t62.test"
+    a = apache(_conf(pebble, name))
+    os.makedirs(a.store_dir, mode=0o755)
+    ro_mount(a.store_dir)
+    _configtest_warns(a, a.store_dir, "is not writable (Read-only file system)")
+    # Missing, in a read-only directory: it cannot be created.
+    parent = os.path.join(a.root, "roparent")
+    os.makedirs(parent, mode=0o755)
+    ro_mount(parent)
+    b = apache(_store_conf(pebble, name, os.path.join(parent, "a", "store")), store_dir=None)
+    _configtest_warns(b, os.path.join(parent, "a", "store"),
+                      "cannot be created in %s (Read-only file system)" % parent)
+
+
+@pytest.mark.parametrize("spoil,problem", [
+    ("chown", "has the wrong owner (it must be root's, and writable by root only)"),
+    ("chmod", "is writable by others than root (it must be root's, and writable "
+              "by root only)"),
+    ("symlink", "is a symbolic link"),
+])
+def test_configtest_warns_store_not_roots(apache, pebble, spoil, problem):
+    """What start-up would refuse (AA00111), configtest names."""
+    name = "ct%s.t62.test" % spoil
+    a = apache(_conf(pebble, name))
+    if spoil == "symlink":
+        os.makedirs(a.store_dir + ".real", mode=0o755)
+        os.symlink(a.store_dir + ".real", a.store_dir)
+    else:
+        os.makedirs(a.store_dir, mode=0o755)
+    if spoil == "chown":
+        import pwd
+        pw = pwd.getpwnam(RUN_USER)
+        os.chown(a.store_dir, pw.pw_uid, pw.pw_gid)
+    if spoil == "chmod":
+        os.chmod(a.store_dir, 0o775)
+    _configtest_warns(a, a.store_dir, problem)
+    # and start-up says the same
+    a.start()
+    line = a.wait_log(r"AA00111: the store %s cannot be used" % re.escape(a.store_dir),
+                      timeout=10)
+    assert problem.split(" (")[0] in line, line
+    _fallback_served(a, name)
+
+
+def test_configtest_quiet_about_a_good_store(apache, pebble):
+    name = "ctgood.t62.test"
+    a = apache(_conf(pebble, name))
+    assert not os.path.exists(a.store_dir)      # missing, and creatable
+    rc, out = a.configtest()
+    assert rc == 0 and "Syntax OK" in out and not _store_warnings(out), out
+    assert not os.path.exists(a.store_dir), "configtest created the store"
+    os.makedirs(a.store_dir, mode=0o755)       # there, root's, 0755
+    rc, out = a.configtest()
+    assert rc == 0 and not _store_warnings(out), out
+    # The module loaded without any ACMEDomain uses no store.
+    b = apache("", store_dir=os.path.join(a.root, "plainfile", "store"))
+    write_file(os.path.join(a.root, "plainfile"), "x\n")
+    rc, out = b.configtest()
+    assert rc == 0 and not _store_warnings(out), out
