@@ -5,13 +5,16 @@ created, and what `configtest` says about the store it can see.
 Read-only stores are bind mounts (`mount --bind D D; mount -o
 remount,bind,ro D`), undone at teardown after Apache has stopped."""
 
+import glob
+import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
-from harness import (RUN_USER, account_conf, parse_cert, read_text, vhosts, write_file)
+from harness import (RUN_USER, account_conf, as_user, parse_cert, read_text, vhosts, write_file)
 
 TIMEOUT = 90
 ERRORS = r"\[acmeauto:(warn|error|crit|alert|emerg)\]"
@@ -204,6 +207,43 @@ def test_read_only_store_with_a_staged_certificate(ro_mount, apache, pebble):
                since=mark)
     new = a.wait_cert(extra, timeout=15, not_serial=first.serial)
     assert sorted(new.sans) == sorted([name, extra]), new.summary()
+
+
+def test_unreadable_state_file_is_set_aside_only_when_damaged(apache, pebble):
+    """The job's state file: garbage or a directory in its place is set aside
+    (AA00311) and the job starts afresh; the live certificate keeps
+    serving."""
+    name = "damaged.t62.test"
+    a = apache(_conf(pebble, name))
+    a.start()
+    first = a.wait_cert(name, timeout=TIMEOUT)
+    state = os.path.join(a.store_dir, "state", name + ".json")
+    # Wait until the job is idle (the staged set cleaned up and ARI asked,
+    # which are its last writes for hours) so that it overwrites nothing.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with open(state) as f:
+                idle = json.load(f)["ari"]["next_check"] > 0
+        except (OSError, ValueError, KeyError, TypeError):
+            idle = False
+        if idle and not os.path.exists(os.path.join(a.store_dir, "staging", name)):
+            break
+        assert time.monotonic() < deadline, "the job did not settle"
+        time.sleep(0.2)
+    for what, plant in (("garbage", "open(p, 'w').write('{not json')"),
+                        ("a directory", "os.mkdir(p)")):
+        as_user("import os\np = %r\nos.unlink(p) if os.path.isfile(p) else None\n%s\n"
+                % (state, plant))
+        mark = a.graceful(timeout=20)
+        line = a.wait_log(r"AA00311: %s: the state file was damaged" % re.escape(name),
+                          timeout=15, since=mark)
+        aside = line.split("set aside as ")[1].split(";")[0]
+        assert os.path.lexists(aside), "%s: %s" % (what, line)
+        assert a.wait_cert(name, timeout=15).serial == first.serial, what
+        for p in glob.glob(state + ".damaged.*"):
+            as_user("import shutil, os\np = %r\n"
+                    "shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)\n" % p)
 
 
 # ---------------------------------------------------------------------------
