@@ -8,6 +8,7 @@ remount,bind,ro D`), undone at teardown after Apache has stopped."""
 import glob
 import json
 import os
+import pwd
 import re
 import subprocess
 import time
@@ -307,7 +308,6 @@ def test_configtest_warns_store_not_roots(apache, pebble, spoil, problem):
     else:
         os.makedirs(a.store_dir, mode=0o755)
     if spoil == "chown":
-        import pwd
         pw = pwd.getpwnam(RUN_USER)
         os.chown(a.store_dir, pw.pw_uid, pw.pw_gid)
     if spoil == "chmod":
