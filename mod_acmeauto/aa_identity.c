@@ -70,7 +70,9 @@ void aa_identity_assign(aa_global_t *g, apr_pool_t *p, server_rec *s,
     }
     updated = acme_json_pool_own(p, acme_identity_index(index, keys, sets,
                                                         n));
-    if (!write_index || !updated || (index && json_equal(index, updated))) {
+    /* No handoff/: AA00101 or AA00111 has said why. */
+    if (!write_index || !updated || g->area_fd[ACME_AREA_HANDOFF] < 0
+        || (index && json_equal(index, updated))) {
         return;
     }
     text = json_dumps(updated, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -130,6 +130,7 @@ void aa_store_prepare(aa_global_t *g, apr_pool_t *p, server_rec *s)
 {
     acme_safe_e why;
     apr_status_t rv;
+    const char *what = "cannot be created";
     int base, i;
 
     g->user = geteuid() == 0 ? ap_unixd_config.user_id : geteuid();
@@ -140,23 +141,77 @@ void aa_store_prepare(aa_global_t *g, apr_pool_t *p, server_rec *s)
     apr_pool_cleanup_register(p, g, close_fds, apr_pool_cleanup_null);
     acme_store_open(&g->store, g->pool, g->store_dir);
     rv = acme_store_mkdirs(g->store_dir, 0755, p);
-    if (rv == APR_SUCCESS) {
-        rv = acme_safe_opendir(&base, &why, AT_FDCWD, g->store_dir,
-                               geteuid(), 1);
+    if (rv == APR_SUCCESS
+        && (rv = acme_safe_opendir(&base, &why, AT_FDCWD, g->store_dir,
+                                   geteuid(), 1)) != APR_SUCCESS) {
+        what = acme_safe_reason(why);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, AA_LOGNO(00111)
                      "the store %s cannot be used (%s): Apache serves the "
                      "certificates it can and obtains none until this is "
                      "fixed; ACMEStoreDir must be a directory root owns and "
-                     "only root may write", g->store_dir,
-                     rv == APR_SUCCESS ? "" : acme_safe_reason(why));
+                     "only root may write", g->store_dir, what);
         return;
     }
     for (i = 0; i < ACME_AREA_COUNT; i++) {
         g->area_fd[i] = open_area(g, base, i, p, s);
     }
     close(base);
+}
+
+/* A missing store is created with its parents: the nearest existing
+ * one must be a directory we can write. */
+static const char *creatable(apr_pool_t *p, const char *dir)
+{
+    char *up = apr_pstrdup(p, dir), *slash;
+    struct stat st;
+
+    while ((slash = strrchr(up, '/')) != NULL) {
+        *(slash == up ? slash + 1 : slash) = '\0';
+        if (stat(up, &st) != 0) {
+            if ((errno == ENOENT || errno == ENOTDIR) && slash != up) {
+                continue;
+            }
+            return apr_psprintf(p, "cannot be created: %s: %s", up,
+                                strerror(errno));
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            return apr_psprintf(p, "cannot be created: %s is not a "
+                                "directory", up);
+        }
+        if (access(up, W_OK) != 0) {
+            return apr_psprintf(p, "cannot be created in %s (%s)", up,
+                                strerror(errno));
+        }
+        return NULL;
+    }
+    return NULL;
+}
+
+const char *aa_store_problem(apr_pool_t *p, const char *dir)
+{
+    acme_safe_e why;
+    struct stat st;
+    int fd;
+
+    if (lstat(dir, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            return creatable(p, dir);
+        }
+        return apr_psprintf(p, "cannot be looked at (%s)", strerror(errno));
+    }
+    if (acme_safe_opendir(&fd, &why, AT_FDCWD, dir, geteuid(), 1)
+        != APR_SUCCESS) {
+        return apr_psprintf(p, "%s (%s)", acme_safe_reason(why),
+                            geteuid() == 0 ? "it must be root's, and "
+                            "writable by root only" : "it must be yours");
+    }
+    close(fd);
+    if (access(dir, W_OK) != 0) {
+        return apr_psprintf(p, "is not writable (%s)", strerror(errno));
+    }
+    return NULL;
 }
 
 apr_status_t aa_store_open_domain(int *fd, aa_global_t *g,

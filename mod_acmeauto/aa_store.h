@@ -12,6 +12,12 @@
  * into g->area_fd (-1 where unusable). Closed with p. Logs; never fails. */
 void aa_store_prepare(aa_global_t *g, apr_pool_t *p, server_rec *s);
 
+/* What start-up would find wrong with the store directory `dir`
+ * (missing and not creatable, not root's, writable by others, read-only),
+ * looked at without changing anything; NULL when nothing is. For
+ * configtest. */
+const char *aa_store_problem(apr_pool_t *p, const char *dir);
+
 /* The owner the parent expects in an area: the User or root. */
 uid_t aa_store_owner(const aa_global_t *g, acme_store_area_e area);
 

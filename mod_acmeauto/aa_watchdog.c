@@ -4,6 +4,7 @@
  * (aa_restart.c) looks at the staged set and restarts gracefully, which
  * the child could not do. The parent's verdict on a staged set comes back
  * through handoff/<key>.json: the job then cleans up staging/. */
+#include <errno.h>
 #include <string.h>
 #include <signal.h>
 #include <unistd.h>
@@ -152,7 +153,11 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
     if (rv == APR_SUCCESS && !json_is_object(j)) {
         rv = APR_EINVAL;
     }
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+    /* Damaged is what is there (not JSON, too large, a directory), not a
+     * file that cannot be reached: the parent logs what is wrong with
+     * the store. */
+    if (rv == APR_EINVAL || rv == APR_ENOSPC
+        || rv == APR_FROM_OS_ERROR(EISDIR)) {
         set_aside_damaged(ctx, d, p);
         return;
     }

@@ -76,7 +76,7 @@ static int aa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 /* apachectl configtest stops before post_config: check there too what
  * only the whole configuration shows (a name in two ACMEDomains, a vhost
  * without ServerName), so that the module's own restart never meets a
- * configuration that fails. */
+ * configuration that fails; and warn about store trouble it can see. */
 static void aa_test_config(apr_pool_t *pconf, server_rec *s)
 {
     aa_global_t *g = apr_pcalloc(pconf, sizeof(*g));
@@ -86,6 +86,14 @@ static void aa_test_config(apr_pool_t *pconf, server_rec *s)
     if ((err = aa_config_collect(g, pconf, s)) != NULL) {
         fprintf(stderr, "%s\n", err);
         exit(1);
+    }
+    /* Store trouble does not stop the server, so it is only a warning. */
+    if (g->domains->nelts > 0
+        && (err = aa_store_problem(pconf, g->store_dir)) != NULL) {
+        fprintf(stderr, AA_LOGNO(00116) "warning: ACMEStoreDir %s %s: "
+                "Apache will start and serve what is live (or a "
+                "self-signed fallback), but obtains and activates no "
+                "certificate until this is fixed\n", g->store_dir, err);
     }
 }
 
