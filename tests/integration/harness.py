@@ -953,12 +953,48 @@ class Apache:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def children(self):
+        """PIDs of the parent's children."""
+        out = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == self.pid:
+                            out.append(int(entry))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return out
+
+    def wait_children_started(self, timeout=5.0):
+        """Wait (bounded) until every child is past its start-up, i.e. runs
+        more than its main thread. httpd's event MPM exits from the signal
+        handler when a child gets SIGTERM during start-up; if that child is
+        inside malloc then, library exit handlers (gnutls, through libcurl
+        and libldap) hang on the malloc lock until httpd SIGKILLs it ~10 s
+        later. A stop right after a graceful restart would meet that."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            starting = 0
+            for pid in self.children():
+                try:
+                    with open("/proc/%d/status" % pid) as f:
+                        threads = int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
+                except (OSError, AttributeError):
+                    continue
+                starting += threads <= 1
+            if not starting:
+                return True
+            time.sleep(0.05)
+        return False
+
     def stop(self, timeout=20.0):
         """SIGTERM the parent and wait; SIGKILL the process group if it hangs."""
         if self.proc is None or self._stopped:
             return None if self.proc is None else self.proc.returncode
         self._stopped = True
         if self.proc.poll() is None:
+            self.wait_children_started()
             kill_process(self.proc, signal.SIGTERM, timeout=timeout, group=True)
         # children of a parent that died or was killed can hold the ports:
         # end what is left of our own process group (it is ours alone,

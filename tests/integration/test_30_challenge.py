@@ -132,6 +132,7 @@ def test_challenge_answered_before_auth_and_rewrites(apache, pebble):
         assert host in served.sans
 
 
+@pytest.mark.log_allow(r"AA00305: stale\.t30\.test: .*terms of service")
 def test_stale_challenge_files_removed_at_restart(apache, pebble):
     """README: challenges/ holds answers in flight.  Answers a killed job
     left behind (older than an hour) are removed when the next child

@@ -31,7 +31,7 @@ def _account_json(a):
         return json.load(f)
 
 
-@pytest.mark.log_allow(r"AA00305: lostaccount\.t47\.test: ", r"AA00301: lostaccount\.t47\.test: the CA does not know the stored account")
+@pytest.mark.log_allow(r"AA00305: lostaccount\.t47\.test: ", r"AA00301: lostaccount\.t47\.test: the CA does not know the stored account", r"AA00401: lostaccount\.t47\.test: ")
 def test_account_unknown_to_ca_is_registered_again(apache, pebble_factory, proxy_for):
     p = pebble_factory(config={"certificateValidityPeriod": 120}, name="t47-lost-account")
     proxy = proxy_for(p)

@@ -263,19 +263,6 @@ def _process_memory_has(pid, needles):
     return found
 
 
-def _children(a):
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == a.pid:
-                        out.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    return out
-
-
 def test_children_let_go_of_the_eab_key_once_the_account_exists(apache, pebble):
     """Issue 6 item 7: the EAB HMAC is held by the children only until the
     account exists; the parent (root) keeps it to hand it over again."""
@@ -293,7 +280,7 @@ def test_children_let_go_of_the_eab_key_once_the_account_exists(apache, pebble):
     deadline = time.time() + 20
     kids = []
     while time.time() < deadline and len(kids) < 2:
-        kids = _children(a)
+        kids = a.children()
         time.sleep(0.2)
     assert kids, "no children"
     # The scan can see the key: the parent holds it.

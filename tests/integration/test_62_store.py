@@ -75,6 +75,9 @@ def _run_dir_fallback(a, name):
 # ---------------------------------------------------------------------------
 # read-only store
 
+@pytest.mark.log_allow(r"AA00101: cannot create \S+/store/",
+                       r"AA00106: rostart\.t62\.test: cannot write the fallback",
+                       r"AA00305: \S+\.t62\.test: .*check ACMEStoreDir")
 def test_read_only_store_at_start_and_graceful_restart(ro_mount, apache, pebble):
     """An empty store on a read-only mount: Apache starts, serves the
     self-signed fallback (503 for requests), says which directory it cannot
@@ -143,6 +146,9 @@ def test_store_turns_read_only_under_a_live_certificate(ro_mount, apache, pebble
 # ---------------------------------------------------------------------------
 # a store that cannot be created
 
+@pytest.mark.log_allow(r"AA00111: the store \S+ cannot be used",
+                       r"AA00106: \S+\.t62\.test: cannot write the fallback",
+                       r"AA00305: \S+\.t62\.test: .*check ACMEStoreDir")
 def test_store_below_a_regular_file(apache, pebble):
     """ACMEStoreDir below a regular file cannot be created: Apache starts,
     serves a fallback kept under its run-time dir, answers 503, says what is
@@ -172,6 +178,7 @@ def test_store_below_a_regular_file(apache, pebble):
     assert not unexpected, "\n".join(unexpected)
 
 
+@pytest.mark.log_allow(r"AA00105: rostaged\.t62\.test: could not write")
 def test_read_only_store_with_a_staged_certificate(ro_mount, apache, pebble):
     """A new certificate is staged (ACMEAutoRestart off) when the store turns
     read-only: the graceful restart cannot install it, says so, and the live
@@ -210,6 +217,7 @@ def test_read_only_store_with_a_staged_certificate(ro_mount, apache, pebble):
     assert sorted(new.sans) == sorted([name, extra]), new.summary()
 
 
+@pytest.mark.log_allow(r"AA00311: damaged\.t62\.test: the state file was damaged")
 def test_unreadable_state_file_is_set_aside_only_when_damaged(apache, pebble):
     """The job's state file: garbage or a directory in its place is set aside
     (AA00311) and the job starts afresh; the live certificate keeps
@@ -292,6 +300,8 @@ def test_configtest_warns_store_read_only(ro_mount, apache, pebble):
                       "cannot be created in %s (Read-only file system)" % parent)
 
 
+@pytest.mark.log_allow(r"AA00111: the store \S+ cannot be used",
+                       r"AA00106: ct\w+\.t62\.test: cannot write the fallback")
 @pytest.mark.parametrize("spoil,problem", [
     ("chown", "has the wrong owner (it must be root's, and writable by root only)"),
     ("chmod", "is writable by others than root (it must be root's, and writable "

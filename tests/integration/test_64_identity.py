@@ -137,6 +137,8 @@ def test_same_names_keep_serving(apache, pebble, faultproxy, how):
 # ---------------------------------------------------------------------------
 # a changed set: the old certificate serves what it covers meanwhile
 
+@pytest.mark.log_allow(r"AA00305: \S+\.t64\.test: ",
+                       r"AA00401: \S+\.t64\.test: reading the ACME directory .*: Empty reply")
 @pytest.mark.parametrize("how", ["new-first", "first-replaced"])
 def test_first_name_changed_keeps_serving_until_replaced(apache, pebble, faultproxy, how):
     """`ACMEDomain a b` -> `ACMEDomain n a b` (a new name first) or
@@ -184,6 +186,8 @@ def test_first_name_changed_keeps_serving_until_replaced(apache, pebble, faultpr
 # a key type in a vhost: refused where it would be ignored, applied where the
 # domain is written
 
+@pytest.mark.log_allow(r"AA00305: keytype\.t64\.test: ",
+                       r"AA00401: keytype\.t64\.test: reading the ACME directory .*: Empty reply")
 def test_vhost_key_type_for_a_global_domain_is_refused(apache, pebble, faultproxy):
     """`ACMEKeyType ec256` in the <VirtualHost> of a name whose ACMEDomain is
     written globally would apply to nothing: configtest fails and names the
