@@ -6,8 +6,6 @@
 #include <http_log.h>
 
 #include "aa_ari.h"
-#include "acme_schedule.h"
-#include "acme_json.h"
 #include "acme_util.h"
 
 APLOG_USE_MODULE(acmeauto);
@@ -16,7 +14,7 @@ APLOG_USE_MODULE(acmeauto);
  * may say (RFC 9773 §4.3 asks clients to keep it reasonable). */
 #define ARI_DEFAULT_RECHECK apr_time_from_sec(6 * 3600)
 #define ARI_MIN_RECHECK apr_time_from_sec(60)
-#define ARI_MAX_RECHECK apr_time_from_sec(24 * 3600)
+#define ARI_MAX_RECHECK ACME_ARI_RECHECK_MAX    /* a stored one too */
 #define ARI_NONE_RECHECK apr_time_from_sec(24 * 3600)
 
 const char *aa_ari_ids(const aa_domain_t *d, apr_pool_t *p)
@@ -143,37 +141,23 @@ void aa_ari_check(aa_ari_state_t *ari, const aa_domain_t *d,
     ari->next_check = now + recheck;
 }
 
-json_t *aa_ari_to_json(const aa_ari_state_t *ari)
+void aa_ari_to_state(acme_state_ari_t *out, const aa_ari_state_t *ari)
 {
-    return json_pack("{s:s?,s:b,s:I,s:I,s:I,s:I}", "ids", ari->ids,
-                     "offered", ari->offered,
-                     "window_start", (json_int_t)apr_time_sec(ari->start),
-                     "window_end", (json_int_t)apr_time_sec(ari->end),
-                     "renew_at", (json_int_t)apr_time_sec(ari->renew_at),
-                     "next_check", (json_int_t)apr_time_sec(ari->next_check));
+    out->ids = ari->ids;
+    out->offered = ari->offered;
+    out->start = ari->start;
+    out->end = ari->end;
+    out->renew_at = ari->renew_at;
+    out->next_check = ari->next_check;
 }
 
-static apr_time_t sec_member(const json_t *j, const char *key)
+void aa_ari_from_state(aa_ari_state_t *ari, const acme_state_ari_t *saved,
+                       apr_pool_t *keep)
 {
-    return acme_time_from_stored(json_integer_value(json_object_get(j, key)));
-}
-
-void aa_ari_from_json(aa_ari_state_t *ari, const json_t *j,
-                      const aa_domain_t *d, apr_pool_t *keep, apr_pool_t *p)
-{
-    const char *ids = aa_ari_ids(d, p), *saved = acme_json_str(j, "ids");
-
-    memset(ari, 0, sizeof(*ari));
-    if (!ids || !saved || strcmp(ids, saved)) {
-        return;    /* about certificates that are no longer live */
-    }
-    ari->ids = apr_pstrdup(keep, saved);
-    ari->offered = json_is_true(json_object_get(j, "offered"));
-    ari->start = sec_member(j, "window_start");
-    ari->end = sec_member(j, "window_end");
-    ari->renew_at = sec_member(j, "renew_at");
-    /* A clock that jumped back or a damaged file must not silence the
-     * CA for longer than it may ask us to wait. */
-    ari->next_check = acme_time_clamp(sec_member(j, "next_check"), 0,
-                                      apr_time_now() + ARI_MAX_RECHECK);
+    ari->ids = saved->ids ? apr_pstrdup(keep, saved->ids) : NULL;
+    ari->offered = saved->offered;
+    ari->start = saved->start;
+    ari->end = saved->end;
+    ari->renew_at = saved->renew_at;
+    ari->next_check = saved->next_check;
 }

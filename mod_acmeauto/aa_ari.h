@@ -3,8 +3,8 @@
 #ifndef AA_ARI_H
 #define AA_ARI_H
 
-#include <jansson.h>
 #include "mod_acmeauto.h"
+#include "acme_state.h"
 
 typedef struct {
     const char *ids;          /* cert IDs this is about ("," joined) */
@@ -21,11 +21,12 @@ void aa_ari_check(aa_ari_state_t *ari, const aa_domain_t *d,
                   apr_pool_t *keep, apr_pool_t *p, server_rec *s,
                   apr_time_t now);
 
-/* Persistence in state/<name>.json; from_json drops a state that is about
- * other certificates than d's live ones. Strings kept go in keep. */
-json_t *aa_ari_to_json(const aa_ari_state_t *ari);
-void aa_ari_from_json(aa_ari_state_t *ari, const json_t *j,
-                      const aa_domain_t *d, apr_pool_t *keep, apr_pool_t *p);
+/* To and from the persisted state (state/<key>.json, acme_state.h, which
+ * checks and clamps what it reads). to_state borrows ari's strings;
+ * from_state copies the ids into keep. */
+void aa_ari_to_state(acme_state_ari_t *out, const aa_ari_state_t *ari);
+void aa_ari_from_state(aa_ari_state_t *ari, const acme_state_ari_t *saved,
+                       apr_pool_t *keep);
 
 /* The live certificates' IDs joined, or NULL when there are none. */
 const char *aa_ari_ids(const aa_domain_t *d, apr_pool_t *p);

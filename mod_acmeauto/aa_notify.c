@@ -5,22 +5,18 @@
 #include <http_log.h>
 
 #include "aa_notify.h"
-#include "acme_json.h"
-#include "acme_schedule.h"
 
 APLOG_USE_MODULE(acmeauto);
 
 #define NOTIFY_TIMEOUT apr_time_from_sec(30)
 
-static const struct {
-    const char *name;
-    apr_interval_time_t min_gap;    /* rate limit per domain */
-} events[AA_EV_COUNT] = {
-    { "issued", apr_time_from_sec(60) },
-    { "renewed", apr_time_from_sec(60) },
-    { "installed", apr_time_from_sec(60) },
-    { "errored", apr_time_from_sec(3600) },
-    { "expiring", apr_time_from_sec(24 * 3600) },
+/* Rate limit per domain and event. */
+static const apr_interval_time_t min_gap[AA_EV_COUNT] = {
+    apr_time_from_sec(60),           /* issued */
+    apr_time_from_sec(60),           /* renewed */
+    apr_time_from_sec(60),           /* installed */
+    apr_time_from_sec(3600),         /* errored */
+    apr_time_from_sec(24 * 3600),    /* expiring */
 };
 
 /* Waits for the program, killing it when it takes too long. */
@@ -57,6 +53,7 @@ void aa_notify(aa_notify_state_t *ns, const aa_domain_t *d, aa_event_e ev,
     static const char *const env[] = { "PATH=/usr/local/bin:/usr/bin:/bin",
                                        "LANG=C", NULL };
     const apr_array_header_t *cmd = d->notify_cmd;
+    const char *name = acme_event_name((acme_event_e)ev);
     apr_time_t now = apr_time_now();
     const char **argv;
     apr_procattr_t *attr;
@@ -64,7 +61,7 @@ void aa_notify(aa_notify_state_t *ns, const aa_domain_t *d, aa_event_e ev,
     apr_status_t rv;
     int i;
 
-    if (!cmd || (ns->last[ev] && now - ns->last[ev] < events[ev].min_gap)) {
+    if (!cmd || (ns->last[ev] && now - ns->last[ev] < min_gap[ev])) {
         return;
     }
     ns->last[ev] = now;
@@ -72,7 +69,7 @@ void aa_notify(aa_notify_state_t *ns, const aa_domain_t *d, aa_event_e ev,
     for (i = 0; i < cmd->nelts; i++) {
         argv[i] = APR_ARRAY_IDX(cmd, i, const char *);
     }
-    argv[i++] = events[ev].name;
+    argv[i++] = name;
     argv[i] = d->name;
     if ((rv = apr_procattr_create(&attr, p)) != APR_SUCCESS
         || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM)) != APR_SUCCESS
@@ -84,35 +81,16 @@ void aa_notify(aa_notify_state_t *ns, const aa_domain_t *d, aa_event_e ev,
         return;
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, AA_LOGNO(00504)
-                 "%s: ran ACMENotifyCmd for '%s'", d->name, events[ev].name);
-    reap(&proc, d, events[ev].name, s);
+                 "%s: ran ACMENotifyCmd for '%s'", d->name, name);
+    reap(&proc, d, name, s);
 }
 
-json_t *aa_notify_to_json(const aa_notify_state_t *ns)
+void aa_notify_to_state(apr_time_t *last, const aa_notify_state_t *ns)
 {
-    json_t *j = json_object();
-    int i;
-
-    for (i = 0; i < AA_EV_COUNT; i++) {
-        if (ns->last[i]) {
-            json_object_set_new(j, events[i].name,
-                                json_integer(apr_time_sec(ns->last[i])));
-        }
-    }
-    return j;
+    memcpy(last, ns->last, sizeof(ns->last));
 }
 
-void aa_notify_from_json(aa_notify_state_t *ns, const json_t *j)
+void aa_notify_from_state(aa_notify_state_t *ns, const apr_time_t *last)
 {
-    int i;
-
-    memset(ns, 0, sizeof(*ns));
-    for (i = 0; j && i < AA_EV_COUNT; i++) {
-        json_t *v = json_object_get(j, events[i].name);
-        if (json_is_integer(v)) {
-            /* Never in the future: that would silence the event. */
-            ns->last[i] = acme_time_clamp(acme_time_from_stored(
-                json_integer_value(v)), 0, apr_time_now());
-        }
-    }
+    memcpy(ns->last, last, sizeof(ns->last));
 }

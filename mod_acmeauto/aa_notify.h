@@ -2,16 +2,17 @@
 #ifndef AA_NOTIFY_H
 #define AA_NOTIFY_H
 
-#include <jansson.h>
 #include "mod_acmeauto.h"
+#include "acme_state.h"
 
+/* The core's events: their names are also what state/<key>.json keeps. */
 typedef enum {
-    AA_EV_ISSUED = 0,
-    AA_EV_RENEWED,
-    AA_EV_INSTALLED,
-    AA_EV_ERRORED,
-    AA_EV_EXPIRING,
-    AA_EV_COUNT
+    AA_EV_ISSUED = ACME_EV_ISSUED,
+    AA_EV_RENEWED = ACME_EV_RENEWED,
+    AA_EV_INSTALLED = ACME_EV_INSTALLED,
+    AA_EV_ERRORED = ACME_EV_ERRORED,
+    AA_EV_EXPIRING = ACME_EV_EXPIRING,
+    AA_EV_COUNT = ACME_EV_COUNT
 } aa_event_e;
 
 typedef struct {
@@ -24,7 +25,9 @@ typedef struct {
 void aa_notify(aa_notify_state_t *ns, const aa_domain_t *d, aa_event_e ev,
                apr_pool_t *p, server_rec *s);
 
-json_t *aa_notify_to_json(const aa_notify_state_t *ns);
-void aa_notify_from_json(aa_notify_state_t *ns, const json_t *j);
+/* To and from the persisted times (acme_state_t.notified, clamped there
+ * when read). */
+void aa_notify_to_state(apr_time_t *last, const aa_notify_state_t *ns);
+void aa_notify_from_state(aa_notify_state_t *ns, const apr_time_t *last);
 
 #endif

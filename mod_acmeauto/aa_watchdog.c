@@ -27,8 +27,14 @@
 #include "acme_handoff.h"
 #include "acme_util.h"
 #include "acme_schedule.h"
+#include "acme_state.h"
 
 APLOG_USE_MODULE(acmeauto);
+
+/* A saved next attempt is clamped by the core to the longest delay the
+ * job chooses: the two must be one. */
+_Static_assert(AA_MAX_RETRY_DELAY == ACME_RETRY_DELAY_MAX,
+               "the core clamps next_attempt to the job's longest delay");
 
 #define AA_WATCHDOG_NAME "_acmeauto_"
 #define TICK apr_time_from_sec(1)
@@ -139,19 +145,23 @@ static void set_aside_damaged(child_ctx_t *ctx, const aa_domain_t *d,
                  "aside as %s; starting with a fresh state", d->name, aside);
 }
 
+/* The saved state of domain i, checked and clamped by the core; a file
+ * that is no state at all is set aside. */
 static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
-    const char *fp = fingerprint(p, d);
-    json_t *j;
-
+    acme_state_t saved;
+    char *data;
+    apr_size_t len;
     apr_status_t rv;
 
-    st->fingerprint = apr_pstrdup(ctx->keep, fp);
-    rv = acme_store_read_json(&j, state_path(p, ctx->g, d), p);
-    if (rv == APR_SUCCESS && !json_is_object(j)) {
-        rv = APR_EINVAL;
+    st->fingerprint = apr_pstrdup(ctx->keep, fingerprint(p, d));
+    rv = acme_store_read(&data, &len, state_path(p, ctx->g, d),
+                         ACME_STATE_FILE_MAX, p);
+    if (rv == APR_SUCCESS) {
+        rv = acme_state_parse(&saved, p, data, len, st->fingerprint,
+                              aa_ari_ids(d, p), apr_time_now());
     }
     /* Damaged is what is there (not JSON, too large, a directory), not a
      * file that cannot be reached: the parent logs what is wrong with
@@ -161,24 +171,16 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
         set_aside_damaged(ctx, d, p);
         return;
     }
-    if (rv != APR_SUCCESS || !acme_json_str(j, "config")
-        || strcmp(acme_json_str(j, "config"), fp)) {
+    if (rv != APR_SUCCESS) {
         return;
     }
-    aa_ari_from_json(&st->ari, json_object_get(j, "ari"), d, ctx->keep, p);
-    aa_notify_from_json(&st->notify, json_object_get(j, "notified"));
-    if (json_is_object(json_object_get(j, "last_error"))) {
-        st->last_error = json_incref(json_object_get(j, "last_error"));
-    }
-    st->failures = (int)json_integer_value(json_object_get(j, "failures"));
-    if (st->failures < 0 || st->failures > 1000) {
-        st->failures = 0;    /* a damaged file must not index past arrays */
-    }
-    /* Whatever the file says, an attempt is never further away than the
-     * longest delay we would choose ourselves. */
-    st->next_attempt = acme_time_clamp(acme_time_from_stored(
-        json_integer_value(json_object_get(j, "next_attempt"))), 0,
-        apr_time_now() + AA_MAX_RETRY_DELAY);
+    st->failures = saved.failures;
+    st->next_attempt = saved.next_attempt;
+    aa_ari_from_state(&st->ari, &saved.ari, ctx->keep);
+    aa_notify_from_state(&st->notify, saved.notified);
+    /* Kept across ticks, outside any pool, until the next success. */
+    json_decref(st->last_error);
+    st->last_error = saved.last_error ? json_incref(saved.last_error) : NULL;
 }
 
 static void save_state(child_ctx_t *ctx, int i, apr_pool_t *p,
@@ -186,31 +188,27 @@ static void save_state(child_ctx_t *ctx, int i, apr_pool_t *p,
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
-    json_t *j = acme_json_pool_own(p, json_pack("{s:s,s:s,s:i,s:I,s:I}",
-        "domain", d->name, "config", st->fingerprint, "failures",
-        st->failures, "next_attempt",
-        (json_int_t)apr_time_sec(st->next_attempt), "updated",
-        (json_int_t)apr_time_sec(apr_time_now())));
+    apr_time_t now = apr_time_now();
+    acme_state_t out;
 
-    json_object_set_new(j, "ari", aa_ari_to_json(&st->ari));
-    json_object_set_new(j, "notified", aa_notify_to_json(&st->notify));
     if (err) {
         json_decref(st->last_error);
-        st->last_error = json_pack("{s:s?,s:s?,s:s?,s:s?,s:i,s:s,s:I}",
-            "type", err->type, "detail", err->detail, "activity",
-            err->activity, "hint", err->hint, "http_status", err->http_status,
-            "kind", err->kind == ACME_FAIL_CONFIG ? "configuration"
-                                                  : "transient",
-            "at", (json_int_t)apr_time_sec(apr_time_now()));
+        st->last_error = acme_state_error_new(err, now);
     }
     else if (!st->failures && st->last_error) {
         json_decref(st->last_error);
         st->last_error = NULL;
     }
-    if (st->last_error) {
-        json_object_set(j, "last_error", st->last_error);
-    }
-    acme_store_write_json(state_path(p, ctx->g, d), j, 0644, p);
+    memset(&out, 0, sizeof(out));
+    out.domain = d->name;
+    out.config = st->fingerprint;
+    out.failures = st->failures;
+    out.next_attempt = st->next_attempt;
+    aa_ari_to_state(&out.ari, &st->ari);
+    aa_notify_to_state(out.notified, &st->notify);
+    out.last_error = st->last_error;
+    acme_store_write_json(state_path(p, ctx->g, d),
+                          acme_state_to_json(p, &out, now), 0644, p);
 }
 
 static apr_interval_time_t backoff(const aa_domain_t *d, const job_state_t *st,

@@ -12,7 +12,8 @@
  *   challenges/<token>                 key authorizations in flight
  *   staging/<key>/<type>.cert.pem, <type>.key.pem, <type>.order.json,
  *                 staged.json          orders under way and staged sets
- *   state/<key>.json                   job state and last error
+ *   state/<key>.json                   job state and last error (format
+ *                                      and clamping: acme_state.h)
  *   state/restart.request              the job's hint: something is staged
  *   state/job.lock                     one job across generations
  * Owned by root:

@@ -20,5 +20,6 @@ Suite *safe_suite(void);
 Suite *identity_suite(void);
 Suite *bounded_suite(void);
 Suite *job_suite(void);
+Suite *state_suite(void);
 
 #endif
