@@ -105,14 +105,17 @@ static apr_status_t setup_account(job_t *job)
     const char *id = acme_job_account_id(job->p, job->d->server_url);
     const char *dir = acme_store_path(job->p, job->store, ACME_AREA_ACCOUNTS,
                                       id, NULL);
-    const char *json_path = apr_pstrcat(job->p, dir, "/account.json", NULL);
+    const char *json_path = apr_pstrcat(job->p, dir, "/", ACME_FN_ACCOUNT,
+                                        NULL);
     json_t *acct = NULL;
     int created;
     apr_status_t rv;
 
     if ((rv = acme_store_mkdirs(dir, 0700, job->p)) != APR_SUCCESS
-        || (rv = load_or_make_key(&c->account_key, job, apr_pstrcat(job->p,
-                dir, "/account.key.pem", NULL), &created)) != APR_SUCCESS) {
+        || (rv = load_or_make_key(&c->account_key, job,
+                                  apr_pstrcat(job->p, dir, "/",
+                                              ACME_FN_ACCOUNT_KEY, NULL),
+                                  &created)) != APR_SUCCESS) {
         c->error = acme_error_make(job->p, rv, ACME_FAIL_CONFIG,
                                    "preparing the account key", apr_psprintf(
                                    job->p, "cannot use %s", dir),
@@ -263,7 +266,7 @@ static int same_order_request(job_t *job, const json_t *j)
 static apr_status_t resume_order(job_t *job, acme_key_type_e t,
                                  acme_order_t **o)
 {
-    const char *path = wip_path(job, t, "order.json");
+    const char *path = wip_path(job, t, ACME_FN_WIP_ORDER);
     json_t *j;
 
     if (acme_store_read_json(&j, path, job->p) != APR_SUCCESS
@@ -324,7 +327,8 @@ static apr_status_t open_order(job_t *job, acme_key_type_e t, acme_order_t **o)
         acme_str_join(job->p, job->d->names, ","), "created",
         (json_int_t)apr_time_sec(apr_time_now())));
     /* Not fatal if it fails: we just could not resume this order. */
-    acme_store_write_json(wip_path(job, t, "order.json"), j, 0600, job->p);
+    acme_store_write_json(wip_path(job, t, ACME_FN_WIP_ORDER), j, 0600,
+                          job->p);
     return APR_SUCCESS;
 }
 
@@ -332,7 +336,7 @@ static apr_status_t open_order(job_t *job, acme_key_type_e t, acme_order_t **o)
  * just before a crash can still be downloaded and used. */
 static apr_status_t order_key(job_t *job, acme_key_type_e t, EVP_PKEY **key)
 {
-    const char *path = wip_path(job, t, "key.pem"), *pem;
+    const char *path = wip_path(job, t, ACME_FN_WIP_KEY), *pem;
     char *data;
     apr_size_t len;
     apr_status_t rv;
@@ -359,7 +363,7 @@ static int cert_fits(job_t *job, acme_key_type_e t, const char **why)
     apr_size_t len;
 
     *why = "unreadable";
-    return acme_store_read(&data, &len, wip_path(job, t, "cert.pem"),
+    return acme_store_read(&data, &len, wip_path(job, t, ACME_FN_WIP_CERT),
                            ACME_STORE_FILE_MAX, job->p) == APR_SUCCESS
         && acme_cert_chain_parse(&chain, job->p, data, len) == APR_SUCCESS
         && order_key(job, t, &key) == APR_SUCCESS
@@ -376,7 +380,7 @@ static apr_status_t check_downloaded(job_t *job, acme_key_type_e t)
     if (cert_fits(job, t, &why)) {
         return APR_SUCCESS;
     }
-    apr_file_remove(wip_path(job, t, "cert.pem"), job->p);
+    apr_file_remove(wip_path(job, t, ACME_FN_WIP_CERT), job->p);
     job->client->error = acme_error_make(job->p, APR_EGENERAL,
         ACME_FAIL_TRANSIENT, "checking the downloaded certificate",
         apr_pstrdup(job->p, why), "the CA's certificate would not be "
@@ -439,9 +443,10 @@ static apr_status_t issue_one(job_t *job, acme_key_type_e t)
         != APR_SUCCESS) {
         goto out;
     }
-    rv = acme_store_write(wip_path(job, t, "cert.pem"), pem, len, 0644, job->p);
+    rv = acme_store_write(wip_path(job, t, ACME_FN_WIP_CERT), pem, len, 0644,
+                          job->p);
     if (rv == APR_SUCCESS) {
-        apr_file_remove(wip_path(job, t, "order.json"), job->p);
+        apr_file_remove(wip_path(job, t, ACME_FN_WIP_ORDER), job->p);
         rv = check_downloaded(job, t);
     }
 out:
@@ -503,7 +508,7 @@ static void forget_lost_account(job_t *job, const acme_error_t *err)
     dir = acme_store_path(job->p, job->store, ACME_AREA_ACCOUNTS,
                           acme_job_account_id(job->p, job->d->server_url),
                           NULL);
-    path = apr_pstrcat(job->p, dir, "/account.json", NULL);
+    path = apr_pstrcat(job->p, dir, "/", ACME_FN_ACCOUNT, NULL);
     apr_file_rename(path, apr_psprintf(job->p, "%s.lost.%" APR_TIME_T_FMT,
                                        path, apr_time_sec(apr_time_now())),
                     job->p);

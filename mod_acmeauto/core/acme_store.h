@@ -51,6 +51,12 @@ typedef enum {
 #define ACME_FN_JOB_LOCK "job.lock"
 #define ACME_FN_INDEX    "domains.json"
 #define ACME_FN_ACCOUNT  "account.json"
+#define ACME_FN_ACCOUNT_KEY "account.key.pem"
+/* staging/<key>/<type>.<suffix>: an order under way, then the staged set
+ * (cert and key match acme_store_pem_name). */
+#define ACME_FN_WIP_ORDER "order.json"
+#define ACME_FN_WIP_KEY   "key.pem"
+#define ACME_FN_WIP_CERT  "cert.pem"
 /* The most of one staged.json or handoff file anybody reads. */
 #define ACME_STORE_META_MAX (64 * 1024)
 
