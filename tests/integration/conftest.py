@@ -244,7 +244,7 @@ def apache(request, workdir, pki):
 def faultproxy(request, pebble, pki):
     """A started faultproxy.FaultProxy in front of the session pebble, stopped
     at teardown: apache(conf, acme_server=faultproxy.directory_url).  Controls:
-    ari()/ari_off(), fail_next(), delay_next(), down(), reject_replaces(); request log in
+    ari()/ari_off(), fail_next(), delay_next(), hold(), down(), reject_replaces(); request log in
     .log / .entries(kind=...).  Its log is shown in a failed test's report.
     (For another Pebble: FaultProxy(p.directory_url, pki).start() and stop().)"""
     from faultproxy import FaultProxy

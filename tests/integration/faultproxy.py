@@ -27,6 +27,7 @@ Controls (thread-safe, affect subsequent requests):
   fail_next(n, status=503, retry_after=None, body=None,
             content_type="application/problem+json", path_prefix=None, ...)
   delay_next(n, seconds, kind=None, path_prefix=None, method=None)
+  hold(status="pending", kinds=("authz",), polls=None) / hold(None)
   clear_faults()
   down(True|False, mode="drop"|"reset"|"502")
   reject_replaces(True|False, status=409, ptype="alreadyReplaced", detail=...)
@@ -40,7 +41,7 @@ extra attributes: kind ("newOrder", "newNonce", "order", "authz", "challenge",
 "finalize", "cert", "account", "directory", "renewalInfo", ...), protected
 (decoded JWS protected header or None), post_as_get, injected (None or what
 answered instead of Pebble: "fail", "down", "ari", "reject_replaces",
-"upstream-error"), delayed (seconds a delay_next() held it before forwarding,
+"upstream-error", "hold": Pebble's answer with the status rewritten), delayed (seconds a delay_next() held it before forwarding,
 or None), wall (time.time()), cert_id (for renewalInfo), problem (the short
 ACME problem type of a problem document Pebble answered, e.g. "badNonce",
 else None).
@@ -315,6 +316,8 @@ class FaultProxy:
         self._ari_preds = []
         self._ari_asked = []
         self._delays = []
+        self._hold = None          # (status, kinds, polls) or None
+        self._held = {}            # path -> answers held so far
         self._kinds = dict(_PEBBLE_KINDS)
         self._conns = set()
         self._server = None
@@ -425,6 +428,16 @@ class FaultProxy:
         with self._lock:
             self._delays.append(f)
         return f
+
+    def hold(self, status="pending", kinds=("authz",), polls=None):
+        """A CA that does not finish: Pebble's 200 JSON answers of these
+        kinds (e.g. "authz", "order") get their "status" replaced by
+        `status`, so a client keeps polling.  polls=K: only the first K
+        answers of each URL are held, later ones pass as Pebble gave them.
+        hold(None) ends it.  Held entries have injected="hold"."""
+        with self._lock:
+            self._hold = (status, tuple(kinds), polls) if status else None
+            self._held = {}
 
     def clear_faults(self):
         with self._lock:
@@ -760,8 +773,33 @@ class FaultProxy:
         data = self._rewrite(data)
         if kind == "directory" and status == 200 and method == "GET":
             data = self._directory(data, ari is not None)
+        held = self._held_answer(kind, path, status, data) if status == 200 else None
+        if held is not None:
+            data = held
+            done(status, "hold")
+            self._send(h, status, rhdrs, data, head=head)
+            return
         done(status, problem=_problem_type(rhdrs, data))
         self._send(h, status, rhdrs, data, head=head)
+
+    def _held_answer(self, kind, path, status, data):
+        """The body with its status rewritten by hold(), or None."""
+        with self._lock:
+            if self._hold is None or kind not in self._hold[1]:
+                return None
+            hstatus, _, polls = self._hold
+            n = self._held.get(path, 0)
+            if polls is not None and n >= polls:
+                return None
+            try:
+                doc = json.loads(data)
+            except ValueError:
+                return None
+            if not isinstance(doc, dict) or "status" not in doc:
+                return None
+            self._held[path] = n + 1
+        doc["status"] = hstatus
+        return json.dumps(doc, indent=2).encode()
 
     def _directory(self, data, with_ari):
         try:

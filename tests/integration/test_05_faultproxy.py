@@ -183,6 +183,28 @@ def test_mini_acme_issuance_through_proxy(apache, faultproxy, pebble, workdir):
     assert [e.problem for e in last[-3:]] == ["alreadyReplaced", None, "unauthorized"]
 
 
+def test_hold_keeps_status_then_passes(faultproxy, pebble, workdir):
+    """hold(): Pebble's answers of the held kinds carry the held status (the
+    first `polls` answers of each URL only); other kinds pass untouched."""
+    from mini_acme import MiniAcme
+    client = MiniAcme(faultproxy.directory_url, pebble.ssl_context(),
+                      os.path.join(workdir, "mini-acme-hold"))
+    client.new_account("kid-2", pebble.eab["kid-2"])
+    faultproxy.hold("processing", kinds=("authz", "order"), polls=2)
+    ids = {"identifiers": [{"type": "dns", "value": "hold.t05.test"}]}
+    _, h, data = client.post(client.directory["newOrder"], ids)
+    assert json.loads(data)["status"] == "pending"          # newOrder: not held
+    az_url = json.loads(data)["authorizations"][0]
+    got = [json.loads(client.post(az_url, None)[2])["status"] for _ in range(3)]
+    assert got == ["processing", "processing", "pending"]
+    assert json.loads(client.post(h["Location"], None)[2])["status"] == "processing"
+    faultproxy.hold(None)
+    assert json.loads(client.post(h["Location"], None)[2])["status"] == "pending"
+    held = [e for e in faultproxy.log if e.injected == "hold"]
+    assert [e.kind for e in held] == ["authz", "authz", "order"]
+    assert all(e.status == 200 for e in held)
+
+
 def test_link_and_location_headers_rewritten_to_proxy(faultproxy, pebble):
     status, hdrs, _ = _get(faultproxy, pebble, "/nonce-plz", method="HEAD")
     assert status == 200
