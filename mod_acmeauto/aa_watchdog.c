@@ -106,7 +106,7 @@ static const char *fingerprint(apr_pool_t *p, const aa_domain_t *d)
     const char *s = apr_pstrcat(p, acme_str_join(p, d->servers, " "), "|",
         acme_str_join(p, sorted_names(p, sp->names), ","), "|",
         sp->eab_kid ? sp->eab_kid : "", "|", d->eab_digest, "|",
-        sp->tos_agreed ? "tos" : "", "|",
+        sp->tos_agreed ? (sp->tos_url ? sp->tos_url : "tos") : "", "|",
         acme_str_join(p, sp->contacts, ","), NULL);
     int i;
 
