@@ -1,10 +1,13 @@
 """Lifecycle (issue 3): renewal by window and by ARI, retries and backoff,
-Retry-After, broken responses, resume after kill -9, activation delay, names
-and key types, failover, notifications (SPEC §2-§3).
+Retry-After, broken responses, resume after kill -9 and after a graceful
+restart, activation delay, names and key types, failover (and round again),
+notifications (and their 30 s limit), ACMECheckInterval (SPEC §2-§3).
 
 Every test has its own names under *.t40.test, its own Apache root and store.
-No test restarts Apache except test_name_added (the administrator's config
-change, one SIGUSR1): the module activates what it obtains by itself.
+Apache is restarted by a test only where a restart is what the test is
+about (the administrator's config change or restart, or cutting a backoff
+short in test_failover_round_again_one_account_per_ca): the module
+activates what it obtains by itself.
 
 Short-lived certificates come from an extra Pebble with
 certificateValidityPeriod (SHORT_LIFETIME seconds); with ACMERenewWindow 90%
