@@ -112,7 +112,7 @@ static const char *fingerprint(apr_pool_t *p, const aa_domain_t *d)
     const char *s = apr_pstrcat(p, acme_str_join(p, d->servers, " "), "|",
         acme_str_join(p, sorted_names(p, sp->names), ","), "|",
         sp->eab_kid ? sp->eab_kid : "", "|", d->eab_digest, "|",
-        sp->tos_agreed ? "tos" : "", "|",
+        sp->tos_agreed ? (sp->tos_url ? sp->tos_url : "tos") : "", "|",
         acme_str_join(p, sp->contacts, ","), NULL);
     int i;
 
@@ -414,11 +414,28 @@ static int take_verdict(child_ctx_t *ctx, int i, apr_pool_t *p,
     return 1;
 }
 
+/* The plain values the schedule decides on (acme_schedule.h). */
+static acme_sched_view_t sched_view(const aa_domain_t *d,
+                                    const job_state_t *st)
+{
+    acme_sched_view_t v;
+
+    v.is_live = d->is_live;
+    v.renew_at = d->renew_at;
+    v.expiring_at = d->expiring_at;
+    v.ari_renew_at = st->ari.renew_at;
+    v.ari_next_check = st->ari.next_check;
+    v.ari_ids = d->ari_ids != NULL;
+    v.next_attempt = st->next_attempt;
+    return v;
+}
+
 static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
                         apr_time_t now, apr_time_t *next)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
+    acme_sched_view_t v;
     apr_time_t staged;
 
     take_verdict(ctx, i, p, now);
@@ -429,9 +446,8 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     if (d->is_live && d->expiring_at && now >= d->expiring_at) {
         aa_notify(&st->notify, d, AA_EV_EXPIRING, p, ctx->g->main_server);
     }
-    if (!staged && (!d->is_live || now >= d->renew_at
-                    || (st->ari.renew_at && now >= st->ari.renew_at))
-        && now >= st->next_attempt) {
+    v = sched_view(d, st);
+    if (!staged && acme_sched_due(&v, now)) {
         run_domain(ctx, i, p, ctx->g->main_server);
         staged = staged_at(ctx, d, p);
         now = apr_time_now();
@@ -441,22 +457,8 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
         return;
     }
     st->restart_noted = 0;
-    if (st->next_attempt > now && st->next_attempt < *next) {
-        *next = st->next_attempt;
-    }
-    if (d->is_live && d->renew_at > now && d->renew_at < *next) {
-        *next = d->renew_at;
-    }
-    if (d->is_live && d->expiring_at > now && d->expiring_at < *next) {
-        *next = d->expiring_at;
-    }
-    if (d->is_live && st->ari.renew_at > now && st->ari.renew_at < *next) {
-        *next = st->ari.renew_at;
-    }
-    if (d->is_live && d->ari_ids && st->ari.next_check > now
-        && st->ari.next_check < *next) {
-        *next = st->ari.next_check;
-    }
+    v = sched_view(d, st);
+    *next = acme_sched_wakeup(&v, now, *next);
 }
 
 /* Answers left behind by a job that was killed; fresh ones may belong to

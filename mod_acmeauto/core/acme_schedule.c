@@ -98,3 +98,36 @@ int acme_rate_allow(apr_time_t *tat, apr_time_t now, int burst,
     *tat += interval;
     return 1;
 }
+
+int acme_sched_due(const acme_sched_view_t *v, apr_time_t now)
+{
+    int wanted = !v->is_live || now >= v->renew_at
+                 || (v->ari_renew_at && now >= v->ari_renew_at);
+
+    return wanted && now >= v->next_attempt;
+}
+
+/* t, if it lies after now and before *next. */
+static void earlier(apr_time_t *next, apr_time_t t, apr_time_t now)
+{
+    if (t > now && t < *next) {
+        *next = t;
+    }
+}
+
+apr_time_t acme_sched_wakeup(const acme_sched_view_t *v, apr_time_t now,
+                             apr_time_t until)
+{
+    apr_time_t next = until;
+
+    earlier(&next, v->next_attempt, now);
+    if (v->is_live) {
+        earlier(&next, v->renew_at, now);
+        earlier(&next, v->expiring_at, now);
+        earlier(&next, v->ari_renew_at, now);
+        if (v->ari_ids) {
+            earlier(&next, v->ari_next_check, now);
+        }
+    }
+    return next;
+}

@@ -49,4 +49,27 @@ apr_interval_time_t acme_retry_delay(int failures,
                                      const acme_error_t *err,
                                      int jitter_pct, double jitter_rand);
 
+/* What the job knows about one domain when it decides whether to order
+ * now and when to look again. Times are absolute; 0 means none. */
+typedef struct {
+    int is_live;                /* a valid certificate is live */
+    apr_time_t renew_at;        /* the live one's renewal time (window) */
+    apr_time_t expiring_at;     /* when the live one is "expiring" */
+    apr_time_t ari_renew_at;    /* the moment picked in the CA's ARI window */
+    apr_time_t ari_next_check;  /* when to ask the CA's ARI again */
+    int ari_ids;                /* the live certificates have ARI ids */
+    apr_time_t next_attempt;    /* not before this (backoff) */
+} acme_sched_view_t;
+
+/* Is an order due at now? When nothing is live, when the renewal time or
+ * the ARI moment has come, and in any case not before next_attempt. */
+int acme_sched_due(const acme_sched_view_t *v, apr_time_t now);
+
+/* The earliest of `until` and every time after now at which something
+ * about this domain is due: the next attempt, and for a live certificate
+ * its renewal time, its expiring time, the ARI moment and (with ARI ids)
+ * the next ARI question. */
+apr_time_t acme_sched_wakeup(const acme_sched_view_t *v, apr_time_t now,
+                             apr_time_t until);
+
 #endif

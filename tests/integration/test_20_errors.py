@@ -256,3 +256,93 @@ def test_notify_cmd_not_a_program_fails_configtest(apache):
     rc, out = a.configtest()
     assert rc != 0, out
     assert "ACMENotifyCmd" in out and path in out, out
+
+
+# --------------------------------------------------------------------------
+# a configuration change starts a fresh attempt (README, ACMERetryDelay)
+
+def _edit_conf(a, old, new):
+    with open(a.conf_path) as f:
+        conf = f.read()
+    assert conf.count(old) == 1, "%r not once in %s" % (old, a.conf_path)
+    with open(a.conf_path, "w") as f:
+        f.write(conf.replace(old, new))
+    rc, out = a.configtest()
+    assert rc == 0, out
+
+
+def _fresh_attempt_after_fix(a, proxy, name, old, new, seen):
+    """The administrator fixes the configuration (old -> new) and restarts
+    gracefully: the job registers at once, an hour before the backoff ends,
+    and the certificate comes.  `seen`: newAccount attempts so far."""
+    st = a.state(name)
+    assert st["next_attempt"] - time.time() > CONFIG_MIN_WAIT - 120, st
+    _edit_conf(a, old, new)
+    a.graceful()
+    t0 = time.monotonic()
+    got = proxy.wait_for(lambda e: e.problem != "badNonce" and e.injected is None,
+                         count=seen + 1, timeout=15, kind="newAccount")
+    assert got[seen].status == 201, got[seen]
+    assert got[seen].time - t0 < 10, "registered %.1f s after the restart" % (
+        got[seen].time - t0)
+    served = a.wait_cert(name, timeout=TIMEOUT)
+    ok, out = a.verify_chain(served)
+    assert ok, out
+    st = a.wait_state(name, lambda s: s.get("failures", 1) == 0 and "last_error" not in s,
+                      timeout=15, what="failures reset after success")
+    assert st["next_attempt"] == 0, st
+
+
+@pytest.mark.log_allow(r"AA00305: cfgchange\.t20\.test: creating an account .*ACMEEAB")
+def test_config_change_starts_fresh_attempt(apache, pebble, faultproxy):
+    """A refused EAB waits an hour; a graceful restart with the same
+    configuration keeps that wait, but a corrected ACMEEAB starts a fresh
+    attempt at once (the state's backoff belongs to the old configuration)."""
+    name = "cfgchange.t20.test"
+    wrong = b64url(secrets.token_bytes(32))
+    a = apache(account_conf("kid-1", wrong) + "ACMERetryDelay 1s\n"
+               "ACMEDomain %s\n" % name + vhosts(name), acme_server=faultproxy.directory_url)
+    a.start()
+    _assert_config_failure(a, name, "ACMEEAB")
+    assert len(_attempts(faultproxy, "newAccount")) == 1, faultproxy.format_log(40)
+    # the same configuration again: the hour's wait is kept
+    a.graceful()
+    _observe_nothing_more(faultproxy, "newAccount", 1)
+    assert a.state(name)["failures"] == 1
+    _fresh_attempt_after_fix(a, faultproxy, name, "ACMEEAB kid-1 %s\n" % wrong,
+                             "ACMEEAB kid-1 %s\n" % pebble.eab["kid-1"], 1)
+    assert len(a.log_lines(r"AA00305")) == 1, a.log_lines(r"AA00305")
+
+
+# --------------------------------------------------------------------------
+# ACMEAgreeTOS URL and terms the CA has changed since
+
+OLD_TERMS = "https://127.0.0.1/terms/2019-01.pdf"
+
+
+@pytest.mark.log_allow(r"AA00305: tosmoved\.t20\.test: creating an account at \S+: "
+                       r"the CA's terms of service are now ")
+def test_terms_changed_under_agree_tos_url(apache, pebble, faultproxy):
+    """ACMEAgreeTOS names terms the CA no longer offers: no account is asked
+    for, the log names the CA's terms and the accepted ones, and it is a
+    configuration problem (an hour).  Agreeing to the CA's current terms
+    (and restarting) registers at once."""
+    name = "tosmoved.t20.test"
+    assert OLD_TERMS != pebble.TOS_URL
+    a = apache(account_conf("kid-1", pebble.eab["kid-1"], tos=OLD_TERMS)
+               + "ACMERetryDelay 1s\nACMEDomain %s\n" % name + vhosts(name),
+               acme_server=faultproxy.directory_url)
+    a.start()
+    st = _assert_config_failure(a, name, "ACMEAgreeTOS %s" % pebble.TOS_URL)
+    assert pebble.TOS_URL in st["last_error"]["detail"], st
+    assert OLD_TERMS in st["last_error"]["detail"], st
+    line = a.wait_log(r"AA00305", timeout=5)
+    assert "terms of service are now %s, but ACMEAgreeTOS accepts %s" % (
+        pebble.TOS_URL, OLD_TERMS) in line, line
+    assert re.search(r"next attempt in 1h", line), line
+    # the directory was read, no account was asked for
+    assert faultproxy.entries(kind="directory"), faultproxy.format_log(40)
+    _observe_nothing_more(faultproxy, "newAccount", 0)
+    _assert_fallback(a, name)
+    _fresh_attempt_after_fix(a, faultproxy, name, "ACMEAgreeTOS %s\n" % OLD_TERMS,
+                             "ACMEAgreeTOS %s\n" % pebble.TOS_URL, 0)

@@ -1,10 +1,13 @@
 """Lifecycle (issue 3): renewal by window and by ARI, retries and backoff,
-Retry-After, broken responses, resume after kill -9, activation delay, names
-and key types, failover, notifications (SPEC §2-§3).
+Retry-After, broken responses, resume after kill -9 and after a graceful
+restart, activation delay, names and key types, failover (and round again),
+notifications (and their 30 s limit), ACMECheckInterval (SPEC §2-§3).
 
 Every test has its own names under *.t40.test, its own Apache root and store.
-No test restarts Apache except test_name_added (the administrator's config
-change, one SIGUSR1): the module activates what it obtains by itself.
+Apache is restarted by a test only where a restart is what the test is
+about (the administrator's config change or restart, or cutting a backoff
+short in test_failover_round_again_one_account_per_ca): the module
+activates what it obtains by itself.
 
 Short-lived certificates come from an extra Pebble with
 certificateValidityPeriod (SHORT_LIFETIME seconds); with ACMERenewWindow 90%
@@ -13,10 +16,12 @@ the renewal starts ~SHORT_LIFETIME/10 s after issuance.  Faults (CA down,
 refused "replaces") come from the test-only faultproxy.
 """
 
+import datetime
 import email.utils
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import time
@@ -112,6 +117,23 @@ def _free_port():
 
 def _gaps(times):
     return [round(b - a, 2) for a, b in zip(times, times[1:])]
+
+
+_TS_RX = re.compile(r"^\[(\w{3} \w{3} +\d{1,2} \d{2}:\d{2}:\d{2}\.\d{6} \d{4})\]")
+
+
+def _when(line):
+    """The time.time() at which an error-log line was written (Apache's
+    default ErrorLogFormat: local time with microseconds)."""
+    m = _TS_RX.match(line)
+    assert m, "no timestamp in log line: %r" % line
+    return datetime.datetime.strptime(re.sub(r" +", " ", m.group(1)),
+                                      "%a %b %d %H:%M:%S.%f %Y").timestamp()
+
+
+def _created_orders(proxy):
+    """newOrder requests the CA accepted (201; a refused nonce is retried)."""
+    return [e for e in proxy.entries(kind="newOrder") if e.status == 201]
 
 
 # --------------------------------------------------------------------------
@@ -713,3 +735,194 @@ def test_notify_events(apache, pebble_factory, proxy_for):
     assert p.eab_std(kid)[:16] not in text
     assert "PRIVATE" not in text
     _assert_verifies(a, third)
+
+
+@pytest.mark.log_allow(r"AA00305: roundagain\.t40\.test: ")
+def test_failover_round_again_one_account_per_ca(apache, pebble, faultproxy, proxy_for):
+    """Two ACMEServer URLs (two proxies in front of Pebble, so two CAs to the
+    module): three failures at the first (unreachable), three at the second
+    (newOrder refused with 503 after registering there), then the first is
+    tried again, now reachable, and issues.  Each CA got an account of its
+    own, with its own key, in accounts/.
+
+    The waits of 8, 16 and 32 s before attempts 5, 6 and 7 are cut short:
+    the test sets next_attempt in the module's own state file to 0 and
+    restarts gracefully (same configuration, so the failure count is kept)."""
+    name = "roundagain.t40.test"
+    first, second = faultproxy, proxy_for(pebble)
+    url1, url2 = first.directory_url, second.directory_url
+    first.down(True, mode="reset")
+    second.fail_next(100, 503, kind="newOrder")
+    a = apache(_account(pebble) + "ACMERetryDelay 1s\nACMEDomain %s\n" % name + vhosts(name),
+               acme_server="%s %s" % (url1, url2))
+    state_file = os.path.join(a.store_dir, "state", name + ".json")
+    a.start()
+
+    def skip_backoff(n):
+        st = a.wait_state(name, lambda s: s.get("failures", 0) >= n, timeout=30,
+                          what="%d failures" % n)
+        assert st["failures"] == n, st
+        assert st["next_attempt"] > time.time() + 2, st    # waiting still
+        deadline = time.monotonic() + 5          # its AA00305 line follows
+        while len(a.log_lines(r"AA00305")) < n:
+            assert time.monotonic() < deadline, _log(a)
+            time.sleep(0.1)
+        st["next_attempt"] = 0
+        with open(state_file, "w") as f:     # in place: www-data keeps owning it
+            json.dump(st, f)
+        a.graceful()
+
+    skip_backoff(4)
+    skip_backoff(5)
+    first.down(False)
+    skip_backoff(6)
+    deadline = time.monotonic() + 15
+    while len(a.log_lines(r"AA00304")) < 7:
+        assert time.monotonic() < deadline, "no 7th attempt:\n" + _log(a)
+        time.sleep(0.1)
+    used = [re.search(r"from (\S+)", l).group(1) for l in a.log_lines(r"AA00304")]
+    assert used == [url1] * 3 + [url2] * 3 + [url1], used
+    served = a.wait_cert(name, timeout=TIMEOUT)
+    _assert_verifies(a, served)
+    errors = a.log_lines(r"AA00305")
+    assert len(errors) == 6, "\n".join(errors)
+    assert errors[2].rstrip().endswith("at %s" % url2), errors[2]
+    assert errors[5].rstrip().endswith("at %s" % url1), errors[5]
+    # one account per CA: each registered once, with a key of its own
+    for proxy in (first, second):
+        made = [e for e in proxy.entries(kind="newAccount") if e.status == 201]
+        assert len(made) == 1, proxy.format_log(60)
+    accounts = {}
+    for d in os.listdir(os.path.join(a.store_dir, "accounts")):
+        with open(os.path.join(a.store_dir, "accounts", d, "account.json")) as f:
+            acct = json.load(f)
+        with open(os.path.join(a.store_dir, "accounts", d, "account.key.pem")) as f:
+            accounts[acct["server"]] = (acct["url"], f.read())
+    assert sorted(accounts) == sorted([url1, url2]), accounts
+    for url, proxy in ((url1, first), (url2, second)):
+        assert accounts[url][0].startswith(proxy.origin + "/"), accounts[url]
+    assert accounts[url1][1] != accounts[url2][1], "the two CAs share an account key"
+
+
+# --------------------------------------------------------------------------
+# 14. ACMECheckInterval
+
+CHECK_INTERVAL = 10
+
+
+def test_check_interval(apache, pebble, faultproxy):
+    """ACMECheckInterval: when nothing the job knows of is due sooner, it
+    looks at every certificate again after that long, and not before.
+    ACMEAutoRestart off keeps the first set in staging/; the administrator
+    removes it right away; the job notices only at its next check,
+    CHECK_INTERVAL s after the one that obtained it, and orders again."""
+    name = "interval.t40.test"
+    a = apache(_account(pebble) + "ACMEAutoRestart off\nACMECheckInterval %ds\n"
+               "ACMERetryDelay 1s\nACMEDomain %s\n" % (CHECK_INTERVAL, name) + vhosts(name),
+               acme_server=faultproxy.directory_url)
+    a.start()
+    staged = os.path.join(a.store_dir, "staging", name)
+    a.wait_log(r"AA00302: %s: " % re.escape(name), timeout=TIMEOUT)
+    looked = a.log_lines(r"AA00304: %s: obtaining" % re.escape(name))
+    assert len(looked) == 1, looked
+    t1 = _when(looked[0])
+    mark = a.log_mark()
+    shutil.rmtree(staged)
+    removed = time.time()
+    assert removed < t1 + CHECK_INTERVAL - 2, \
+        "obtaining took %.1f s, too close to ACMECheckInterval to tell" % (removed - t1)
+    line = a.wait_log(r"AA00304: %s: obtaining" % re.escape(name), timeout=CHECK_INTERVAL + 10,
+                      since=mark)
+    t2 = _when(line)
+    # the watchdog calls the job once a second
+    assert CHECK_INTERVAL - 0.5 <= t2 - t1 <= CHECK_INTERVAL + 2.5, \
+        "looked again %.1f s after the previous check (ACMECheckInterval %d s)" % (
+            t2 - t1, CHECK_INTERVAL)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(os.path.join(staged, "staged.json")):
+        assert time.monotonic() < deadline, "nothing staged again:\n" + _log(a, mark)
+        time.sleep(0.2)
+    orders = _created_orders(faultproxy)
+    assert len(orders) == 2, faultproxy.format_log(60)
+    assert orders[1].wall >= t1 + CHECK_INTERVAL - 0.5, faultproxy.format_log(60)
+
+
+# --------------------------------------------------------------------------
+# 15. graceful restart in the middle of an order
+
+def test_graceful_restart_mid_order_resumes(apache, pebble, faultproxy):
+    """An order under way (finalize held by a slow CA) survives the
+    administrator's graceful restart: the next generation's job resumes the
+    same order URL, no new order, no failure counted."""
+    name = "resume.t40.test"
+    held = faultproxy.delay_next(1, 20, kind="finalize")
+    a = apache(_account(pebble) + "ACMERetryDelay 1s\nACMEDomain %s\n" % name + vhosts(name),
+               acme_server=faultproxy.directory_url)
+    a.start()
+    deadline = time.monotonic() + 60
+    while not held.arrived:
+        assert time.monotonic() < deadline, "no finalize within 60 s:\n" + _log(a)
+        time.sleep(0.1)
+    orders = _created_orders(faultproxy)
+    assert len(orders) == 1, faultproxy.format_log(40)
+    with open(os.path.join(a.store_dir, "staging", name, "rsa2048.order.json")) as f:
+        order_url = json.load(f)["url"]
+    assert order_url.startswith(faultproxy.origin + "/"), order_url
+    job_pid = _pid_of(a.log_lines(r"AA00304: %s: obtaining" % re.escape(name))[-1])
+    mark = a.graceful()
+    restarted = time.monotonic()
+    served = a.wait_cert(name, timeout=TIMEOUT)
+    _assert_verifies(a, served)
+    line = a.wait_log(r"AA00301: %s: resuming order %s " % (re.escape(name),
+                                                             re.escape(order_url)),
+                      timeout=5, since=mark)
+    assert _pid_of(line) != job_pid, "resumed by the old generation's job? " + line
+    assert _created_orders(faultproxy) == orders, faultproxy.format_log(60)
+    assert not faultproxy.entries(kind="newOrder", since=restarted), faultproxy.format_log(60)
+    # the new generation asked the CA about that very order
+    assert [e for e in faultproxy.entries(kind="order", since=restarted)
+            if order_url.endswith(e.path)], faultproxy.format_log(60)
+    assert not a.log_lines(r"AA00305"), _log(a)
+    assert a.wait_state(name, lambda s: "failures" in s).get("failures") == 0
+
+
+# --------------------------------------------------------------------------
+# 16. a notify command that does not finish
+
+NOTIFY_HANG_SH = """#!/bin/sh
+[ "$1" = issued ] || exit 0
+echo "$$ $(date +%%s.%%N)" > %s/started
+exec sleep 60
+"""
+
+
+@pytest.mark.log_allow(r"AA00502: hang\.t40\.test: ACMENotifyCmd for 'issued' took longer "
+                       r"than 30 s and was stopped")
+def test_notify_cmd_stopped_after_30s(apache, pebble):
+    """README: the notify program is stopped after 30 s.  One that sleeps
+    60 s on 'issued' is killed 30 s after it started, AA00502 says so, and
+    the job goes on: the certificate goes live."""
+    name = "hang.t40.test"
+    a = apache(_account(pebble) + "ACMENotifyCmd @ROOT@/hang.sh\nACMEDomain %s\n" % name
+               + vhosts(name))
+    outdir = os.path.join(a.root, "notify")
+    os.mkdir(outdir)
+    os.chmod(outdir, 0o777)
+    write_file(os.path.join(a.root, "hang.sh"), NOTIFY_HANG_SH % outdir, mode=0o755)
+    started_file = os.path.join(outdir, "started")
+    a.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not harness.read_text(started_file).strip():
+        assert time.monotonic() < deadline, "the notify command never ran:\n" + _log(a)
+        time.sleep(0.2)
+    pid, started = harness.read_text(started_file).split()
+    pid, started = int(pid), float(started)
+    line = a.wait_log(r"AA00502", timeout=40)
+    took = _when(line) - started
+    # (the script notes its start a moment after the module started it)
+    assert 29.5 <= took <= 32, "stopped %.1f s after it started" % took
+    assert "hang.t40.test" in line and "'issued'" in line, line
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)                      # killed and reaped
+    assert not a.log_lines(r"AA00503"), _log(a)
+    a.wait_cert(name, timeout=30)

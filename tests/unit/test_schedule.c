@@ -1,4 +1,6 @@
 /* Renewal times and retry delays (acme_schedule.c). */
+#include <string.h>
+
 #include <check.h>
 
 #include "acme_schedule.h"
@@ -172,6 +174,131 @@ START_TEST(config_problems_wait_longer_and_retry_after_wins)
 }
 END_TEST
 
+/* The job's decision (acme_sched_due, acme_sched_wakeup). Times in whole
+ * seconds from an arbitrary origin; every expected value is one of the
+ * literal times given, chosen here by reading the rule, not computed by
+ * the code under test. */
+#define S(x) apr_time_from_sec(x)
+
+static acme_sched_view_t live_view(void)
+{
+    acme_sched_view_t v;
+
+    memset(&v, 0, sizeof(v));
+    v.is_live = 1;
+    v.renew_at = S(5000);
+    v.expiring_at = S(9000);
+    return v;
+}
+
+START_TEST(due_when_nothing_is_live)
+{
+    acme_sched_view_t v;
+
+    memset(&v, 0, sizeof(v));
+    ck_assert(acme_sched_due(&v, S(1000)));
+    /* a renewal time of a certificate that is not live does not matter */
+    v.renew_at = S(5000);
+    ck_assert(acme_sched_due(&v, S(1000)));
+    /* but the backoff does */
+    v.next_attempt = S(1060);
+    ck_assert(!acme_sched_due(&v, S(1000)));
+    ck_assert(!acme_sched_due(&v, S(1059)));
+    ck_assert(acme_sched_due(&v, S(1060)));
+    ck_assert(acme_sched_due(&v, S(1061)));
+}
+END_TEST
+
+START_TEST(due_at_the_renewal_time)
+{
+    acme_sched_view_t v = live_view();
+
+    ck_assert(!acme_sched_due(&v, S(1000)));
+    ck_assert(!acme_sched_due(&v, S(4999)));
+    ck_assert(acme_sched_due(&v, S(5000)));
+    ck_assert(acme_sched_due(&v, S(7000)));
+    /* after a failure: not before the next attempt */
+    v.next_attempt = S(5030);
+    ck_assert(!acme_sched_due(&v, S(5000)));
+    ck_assert(!acme_sched_due(&v, S(5029)));
+    ck_assert(acme_sched_due(&v, S(5030)));
+}
+END_TEST
+
+START_TEST(due_at_the_ari_moment)
+{
+    acme_sched_view_t v = live_view();
+
+    /* the CA's window moves renewal earlier ... */
+    v.ari_renew_at = S(2000);
+    ck_assert(!acme_sched_due(&v, S(1999)));
+    ck_assert(acme_sched_due(&v, S(2000)));
+    /* ... and a later ARI moment does not hold the window back */
+    v.ari_renew_at = S(6000);
+    ck_assert(!acme_sched_due(&v, S(4999)));
+    ck_assert(acme_sched_due(&v, S(5000)));
+    /* no ARI moment (0) is not "the moment has come" */
+    v.ari_renew_at = 0;
+    ck_assert(!acme_sched_due(&v, S(1000)));
+    /* backoff wins over ARI too */
+    v.ari_renew_at = S(2000);
+    v.next_attempt = S(2500);
+    ck_assert(!acme_sched_due(&v, S(2000)));
+    ck_assert(acme_sched_due(&v, S(2500)));
+}
+END_TEST
+
+START_TEST(wakeup_takes_the_earliest_future_time)
+{
+    acme_sched_view_t v = live_view();
+
+    /* renewal 5000, expiring 9000, nothing else: 5000 */
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(1000), S(43200)), S(5000));
+    /* the check interval's end comes first */
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(1000), S(3000)), S(3000));
+    /* renewal time passed (an order failed): the expiring time is next */
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(6000), S(43200)), S(9000));
+    /* ... unless the next attempt is sooner */
+    v.next_attempt = S(6030);
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(6000), S(43200)), S(6030));
+    /* times already past are never a wake-up time */
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(9500), S(43200)), S(43200));
+    /* nor is now itself */
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(5000), S(5500)), S(5500));
+}
+END_TEST
+
+START_TEST(wakeup_for_ari)
+{
+    acme_sched_view_t v = live_view();
+
+    v.ari_renew_at = S(4000);
+    v.ari_next_check = S(2000);
+    /* next ARI question counts only with ids to ask about */
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(1000), S(43200)), S(4000));
+    v.ari_ids = 1;
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(1000), S(43200)), S(2000));
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(2500), S(43200)), S(4000));
+}
+END_TEST
+
+START_TEST(wakeup_when_nothing_is_live)
+{
+    acme_sched_view_t v = live_view();
+
+    /* only the next attempt counts: the other times are a live
+     * certificate's */
+    v.is_live = 0;
+    v.ari_ids = 1;
+    v.ari_renew_at = S(2000);
+    v.ari_next_check = S(1500);
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(1000), S(43200)), S(43200));
+    v.next_attempt = S(8000);
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(1000), S(43200)), S(8000));
+    ck_assert_int_eq(acme_sched_wakeup(&v, S(1000), S(7000)), S(7000));
+}
+END_TEST
+
 Suite *schedule_suite(void)
 {
     Suite *s = suite_create("schedule");
@@ -190,6 +317,12 @@ Suite *schedule_suite(void)
     tcase_add_test(tc, backoff_zero_failures_is_the_first_delay);
     tcase_add_test(tc, jitter_bounds);
     tcase_add_test(tc, retry_after_shorter_than_backoff_is_ignored);
+    tcase_add_test(tc, due_when_nothing_is_live);
+    tcase_add_test(tc, due_at_the_renewal_time);
+    tcase_add_test(tc, due_at_the_ari_moment);
+    tcase_add_test(tc, wakeup_takes_the_earliest_future_time);
+    tcase_add_test(tc, wakeup_for_ari);
+    tcase_add_test(tc, wakeup_when_nothing_is_live);
     suite_add_tcase(s, tc);
     return s;
 }
