@@ -283,8 +283,10 @@ def test_ari_future_window_for_the_exact_certificates(apache, pebble, faultproxy
     assert start <= ari["renew_at"] <= end, st
     # Retry-After: 1 is raised to a minute (README: between a minute and a day)
     rsa_asked = [e for e in asked if e.cert_id == rsa_id][0].wall
-    # (the state keeps whole seconds, counted from the start of the job's tick)
-    assert 59 <= ari["next_check"] - rsa_asked <= 62, (st, rsa_asked)
+    # (the state keeps whole seconds, counted from the start of the job's
+    # tick, which may begin a few seconds before the request on a busy
+    # machine; a Retry-After taken as is would give 1)
+    assert 56 <= ari["next_check"] - rsa_asked <= 62, (st, rsa_asked)
     line = a.wait_log(r"AA00402", timeout=5)
     assert rsa_id in line and why in line, line
     assert ec_id in a.wait_log(r"AA00401", timeout=5)
@@ -305,6 +307,7 @@ def test_ari_future_window_for_the_exact_certificates(apache, pebble, faultproxy
 # --------------------------------------------------------------------------
 # 4. nonce rejection
 
+@pytest.mark.log_allow(r"AA00305: nonce50\.t40\.test: .*badNonce")
 def test_half_of_nonces_rejected(apache, pebble_factory, proxy_for):
     """Pebble rejects half of the good nonces: each badNonce is retried at
     once with the fresh nonce, and the certificate is still issued."""
