@@ -240,6 +240,14 @@ def apache(request, workdir, pki):
                     + "\n".join(bad[:20]), pytrace=False)
 
 
+def _stop_apaches_first(request):
+    """A job still running when its CA's proxy goes away would log a
+    connection failure that the test did not cause: stop the test's Apaches
+    before its proxies (Apache.stop() is idempotent)."""
+    for a in getattr(request.node, "_acmeauto_apaches", []):
+        a.stop()
+
+
 @pytest.fixture
 def faultproxy(request, pebble, pki):
     """A started faultproxy.FaultProxy in front of the session pebble, stopped
@@ -251,6 +259,7 @@ def faultproxy(request, pebble, pki):
     proxy = FaultProxy(pebble.directory_url, pki).start()
     request.node._acmeauto_faultproxy = proxy
     yield proxy
+    _stop_apaches_first(request)
     proxy.stop()
 
 
@@ -268,6 +277,7 @@ def proxy_for(request, pki):
         return proxy
 
     yield factory
+    _stop_apaches_first(request)
     for proxy in made:
         proxy.stop()
 
