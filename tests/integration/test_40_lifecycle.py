@@ -894,17 +894,19 @@ def test_graceful_restart_mid_order_resumes(apache, pebble, faultproxy):
 
 NOTIFY_HANG_SH = """#!/bin/sh
 [ "$1" = issued ] || exit 0
-echo "$$ $(date +%%s.%%N)" > %s/started
-exec sleep 60
+sleep 60 &
+echo "$$ $(date +%%s.%%N) $!" > %s/started
+wait
 """
 
 
 @pytest.mark.log_allow(r"AA00502: hang\.t40\.test: ACMENotifyCmd for 'issued' took longer "
                        r"than 30 s and was stopped")
 def test_notify_cmd_stopped_after_30s(apache, pebble):
-    """README: the notify program is stopped after 30 s.  One that sleeps
-    60 s on 'issued' is killed 30 s after it started, AA00502 says so, and
-    the job goes on: the certificate goes live."""
+    """README: the notify program is stopped after 30 s.  A script that
+    waits 60 s for a child of its own on 'issued' is killed with that child
+    30 s after it started, AA00502 says so, and the job goes on: the
+    certificate goes live."""
     name = "hang.t40.test"
     a = apache(_account(pebble) + "ACMENotifyCmd @ROOT@/hang.sh\nACMEDomain %s\n" % name
                + vhosts(name))
@@ -918,8 +920,8 @@ def test_notify_cmd_stopped_after_30s(apache, pebble):
     while not harness.read_text(started_file).strip():
         assert time.monotonic() < deadline, "the notify command never ran:\n" + _log(a)
         time.sleep(0.2)
-    pid, started = harness.read_text(started_file).split()
-    pid, started = int(pid), float(started)
+    pid, started, child = harness.read_text(started_file).split()
+    pid, started, child = int(pid), float(started), int(child)
     line = a.wait_log(r"AA00502", timeout=40)
     took = _when(line) - started
     # (the script notes its start a moment after the module started it)
@@ -927,5 +929,15 @@ def test_notify_cmd_stopped_after_30s(apache, pebble):
     assert "hang.t40.test" in line and "'issued'" in line, line
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)                      # killed and reaped
+    # the script's own child went with it (the whole process group)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and os.path.exists("/proc/%d" % child):
+        with open("/proc/%d/stat" % child) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break                        # killed, waiting for init
+        time.sleep(0.1)
+    if os.path.exists("/proc/%d/stat" % child):
+        with open("/proc/%d/stat" % child) as f:
+            assert f.read().rsplit(")", 1)[1].split()[0] == "Z", "sleep survived"
     assert not a.log_lines(r"AA00503"), _log(a)
     a.wait_cert(name, timeout=30)
