@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
 
@@ -163,34 +164,47 @@ out:
     return rv;
 }
 
+/* O_NONBLOCK: a FIFO planted in the store (or named by a path in the
+ * configuration) is refused instead of blocking the reader for ever. */
 apr_status_t acme_store_read(char **data, apr_size_t *len, const char *path,
                              apr_size_t max, apr_pool_t *p)
 {
-    apr_finfo_t fi;
-    apr_file_t *f;
-    apr_size_t got;
-    apr_status_t rv;
+    struct stat st;
+    apr_size_t got = 0;
+    apr_status_t rv = APR_SUCCESS;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 
-    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0,
-                            p)) != APR_SUCCESS) {
-        return rv;
+    if (fd < 0) {
+        return APR_FROM_OS_ERROR(errno);
     }
-    if ((rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f)) != APR_SUCCESS) {
-        goto out;
+    if (fstat(fd, &st) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
     }
-    if (fi.size < 0 || (apr_size_t)fi.size > max) {
+    else if (S_ISDIR(st.st_mode)) {
+        rv = APR_FROM_OS_ERROR(EISDIR);
+    }
+    else if (!S_ISREG(st.st_mode)) {
+        rv = APR_EINVAL;
+    }
+    else if (st.st_size < 0 || (apr_size_t)st.st_size > max) {
         rv = APR_ENOSPC;
-        goto out;
     }
-    *data = apr_palloc(p, (apr_size_t)fi.size + 1);
-    rv = apr_file_read_full(f, *data, (apr_size_t)fi.size, &got);
-    if (rv == APR_EOF && got == 0 && fi.size == 0) {
-        rv = APR_SUCCESS;
+    if (rv == APR_SUCCESS) {
+        *data = apr_palloc(p, (apr_size_t)st.st_size + 1);
+        while (got < (apr_size_t)st.st_size) {
+            ssize_t n = read(fd, *data + got, (apr_size_t)st.st_size - got);
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                break;    /* shrank meanwhile: what was there */
+            }
+            got += (apr_size_t)n;
+        }
+        (*data)[got] = '\0';
+        *len = got;
     }
-    (*data)[got] = '\0';
-    *len = got;
-out:
-    apr_file_close(f);
+    close(fd);
     return rv;
 }
 

@@ -1,4 +1,5 @@
 /* Unit tests of the on-disk store, in a fresh directory under /tmp. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -237,6 +238,22 @@ START_TEST(read_missing_is_enoent)
 }
 END_TEST
 
+START_TEST(read_refuses_fifo_and_directory_without_blocking)
+{
+    char *data = NULL;
+    apr_size_t len = 0;
+
+    ck_assert_int_eq(mkfifo(in_tmp("fifo"), 0600), 0);
+    alarm(5);    /* a blocking open would end the test here */
+    ck_assert_int_eq(acme_store_read(&data, &len, in_tmp("fifo"), 100,
+                                     test_pool), APR_EINVAL);
+    alarm(0);
+    ck_assert_int_eq(mkdir(in_tmp("dir"), 0700), 0);
+    ck_assert_int_eq(acme_store_read(&data, &len, in_tmp("dir"), 100,
+                                     test_pool), APR_FROM_OS_ERROR(EISDIR));
+}
+END_TEST
+
 START_TEST(read_empty_file)
 {
     const char *path = in_tmp("empty");
@@ -409,6 +426,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, write_binary_with_nul);
     tcase_add_test(tc, read_enforces_max);
     tcase_add_test(tc, read_missing_is_enoent);
+    tcase_add_test(tc, read_refuses_fifo_and_directory_without_blocking);
     tcase_add_test(tc, read_empty_file);
     tcase_add_test(tc, json_roundtrip);
     tcase_add_test(tc, read_json_rejects_non_object);
