@@ -158,3 +158,21 @@ def test_html_is_escaped(apache, pebble, faultproxy):
     html = a.get("/acme-status", name).text
     assert evil not in html
     assert "&lt;b id=&quot;x&quot;&gt;down &amp; out&lt;/b&gt;" in html, html
+
+
+@pytest.mark.parametrize("line, value", [
+    ("ACMEStatus maybe", "maybe"),
+    ("<VirtualHost 127.0.0.1:5443>\n  ServerName st.t70.test\n  ACMEStatus off\n"
+     "</VirtualHost>", "VirtualHost"),
+], ids=["bad-value", "in-vhost"])
+def test_acmestatus_bad_config_fails_configtest(apache, line, value):
+    a = apache(line + "\n")
+    rc, out = a.configtest()
+    assert rc != 0, "configtest accepted %r:\n%s" % (line, out)
+    assert "ACMEStatus" in out and value in out, out
+
+
+def test_acmestatus_on_passes_configtest(apache, pebble):
+    a = apache("ACMEStatus on\n")
+    rc, out = a.configtest()
+    assert rc == 0, out
