@@ -410,6 +410,19 @@ static int issued_by_configured_ca(apr_pool_t *p, server_rec *s,
 
 /* One key type's live certificate: 0 when it cannot be served; else
  * records it and returns 1, or 2 when it also covers every name. */
+/* What the status page shows of the first servable certificate. */
+static void note_cert(aa_global_t *g, aa_domain_t *d,
+                      const acme_cert_info_t *info)
+{
+    if (d->cert_serial) {
+        return;
+    }
+    d->cert_serial = apr_pstrdup(g->pool, info->serial_hex);
+    d->cert_issuer = apr_pstrdup(g->pool, info->issuer);
+    d->cert_not_before = info->not_before;
+    d->cert_not_after = info->not_after;
+}
+
 static int assess_type(aa_global_t *g, apr_pool_t *p, aa_domain_t *d,
                        int dir, acme_key_type_e t)
 {
@@ -426,6 +439,7 @@ static int assess_type(aa_global_t *g, apr_pool_t *p, aa_domain_t *d,
         return 0;
     }
     APR_ARRAY_PUSH(d->live_types, acme_key_type_e) = t;
+    note_cert(g, d, info);
     if (ari_id) {
         apr_table_set(d->ari_ids, acme_key_type_name(t), ari_id);
     }
@@ -474,6 +488,8 @@ static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
     d->ari_ids = apr_table_make(g->pool, ACME_KEY_EC384);
     d->expiring_at = 0;
     d->renew_at = 0;
+    d->cert_serial = d->cert_issuer = NULL;
+    d->cert_not_before = d->cert_not_after = 0;
     d->is_live = 0;
     if (aa_store_open_domain(&dir, g, ACME_AREA_LIVE, d->key, s)
         != APR_SUCCESS) {

@@ -27,6 +27,7 @@ void *aa_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->auto_restart = AA_UNSET;
     sc->retry_delay = AA_UNSET;
     sc->check_interval = AA_UNSET;
+    sc->status = AA_UNSET;
     sc->renew_pct = AA_UNSET;
     sc->renew_left = AA_UNSET;
     sc->activation_delay = AA_UNSET;
@@ -63,6 +64,7 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->notify_cmd = add->notify_cmd ? add->notify_cmd : base->notify_cmd;
     sc->store_dir = base->store_dir;
     sc->check_interval = base->check_interval;
+    sc->status = base->status;
     sc->domains = add->domains;    /* a domain belongs to where it is written */
     return sc;
 }
@@ -386,6 +388,25 @@ static const char *set_auto_restart(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *set_status(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(arg, "on")) {
+        conf_of(cmd)->status = 1;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        conf_of(cmd)->status = 0;
+    }
+    else {
+        return bad(cmd, arg, "must be on or off");
+    }
+    return NULL;
+}
+
 static const char *parse_duration(cmd_parms *cmd, const char *arg,
                                   apr_interval_time_t min,
                                   apr_interval_time_t max,
@@ -529,6 +550,8 @@ const command_rec aa_directives[] = {
         "Challenge types in order of preference (http-01)"),
     AP_INIT_TAKE_ARGV("ACMENotifyCmd", set_notify_cmd, NULL, RSRC_CONF,
         "Program run as PATH ARG... EVENT NAME on certificate events"),
+    AP_INIT_TAKE1("ACMEStatus", set_status, NULL, RSRC_CONF,
+        "on: server-status shows the managed certificates (default on)"),
     { NULL }
 };
 
@@ -738,6 +761,7 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
                                       : ap_server_root_relative(p, "acmeauto");
     g->check_interval = main_sc->check_interval != AA_UNSET
         ? main_sc->check_interval : AA_DEFAULT_CHECK_INTERVAL;
+    g->status = main_sc->status != 0;
     g->domains = apr_array_make(p, 8, sizeof(aa_domain_t *));
     for (vs = s; vs; vs = vs->next) {
         aa_srv_conf_t *sc = aa_srv_conf(vs);

@@ -106,7 +106,7 @@ static apr_array_header_t *sorted_names(apr_pool_t *p,
 
 /* What the persisted backoff was computed for: a changed configuration
  * deserves a fresh attempt. No secrets in it, only their hash. */
-static const char *fingerprint(apr_pool_t *p, const aa_domain_t *d)
+const char *aa_state_fingerprint(apr_pool_t *p, const aa_domain_t *d)
 {
     const acme_domain_spec_t *sp = &d->spec;
     const char *s = apr_pstrcat(p, acme_str_join(p, d->servers, " "), "|",
@@ -123,8 +123,8 @@ static const char *fingerprint(apr_pool_t *p, const aa_domain_t *d)
     return acme_sha256_hex(p, s, strlen(s));
 }
 
-static const char *state_path(apr_pool_t *p, const aa_global_t *g,
-                              const aa_domain_t *d)
+const char *aa_state_path(apr_pool_t *p, const aa_global_t *g,
+                          const aa_domain_t *d)
 {
     return acme_store_path(p, g->store, ACME_AREA_STATE,
                            acme_store_domain_file(p, d->key), NULL);
@@ -135,7 +135,7 @@ static const char *state_path(apr_pool_t *p, const aa_global_t *g,
 static void set_aside_damaged(child_ctx_t *ctx, const aa_domain_t *d,
                               apr_pool_t *p)
 {
-    const char *path = state_path(p, ctx->g, d);
+    const char *path = aa_state_path(p, ctx->g, d);
     const char *aside = apr_psprintf(p, "%s.damaged.%" APR_TIME_T_FMT, path,
                                      apr_time_sec(apr_time_now()));
 
@@ -156,8 +156,8 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
     apr_size_t len;
     apr_status_t rv;
 
-    st->fingerprint = apr_pstrdup(ctx->keep, fingerprint(p, d));
-    rv = acme_store_read(&data, &len, state_path(p, ctx->g, d),
+    st->fingerprint = apr_pstrdup(ctx->keep, aa_state_fingerprint(p, d));
+    rv = acme_store_read(&data, &len, aa_state_path(p, ctx->g, d),
                          ACME_STATE_FILE_MAX, p);
     if (rv == APR_SUCCESS) {
         rv = acme_state_parse(&saved, p, data, len, st->fingerprint,
@@ -207,7 +207,7 @@ static void save_state(child_ctx_t *ctx, int i, apr_pool_t *p,
     aa_ari_to_state(&out.ari, &st->ari);
     aa_notify_to_state(out.notified, &st->notify);
     out.last_error = st->last_error;
-    acme_store_write_json(state_path(p, ctx->g, d),
+    acme_store_write_json(aa_state_path(p, ctx->g, d),
                           acme_state_to_json(p, &out, now), 0644, p);
 }
 

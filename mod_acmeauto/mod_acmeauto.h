@@ -44,6 +44,12 @@ typedef struct aa_domain_t {
     apr_time_t expiring_at;          /* when "expiring" is due; 0: none */
     apr_time_t renew_at;             /* when the job acts; 0: at once (none
                                       * live, or the config asks for more) */
+    /* The first servable live certificate, for the status page (the
+     * children cannot read live/): NULL/0 when none is live. */
+    const char *cert_serial;         /* hex */
+    const char *cert_issuer;         /* one-line DN */
+    apr_time_t cert_not_before;
+    apr_time_t cert_not_after;
     /* The staged set the parent last judged (installed or rejected), or
      * holds back until held_until: hash and length of its staged.json, so
      * the restart watcher knows a new one (0: none). */
@@ -75,6 +81,7 @@ typedef struct {
     const char *ca_file;
     const char *store_dir;           /* main server only */
     apr_interval_time_t check_interval; /* main server only */
+    int status;                      /* ACMEStatus: AA_UNSET, 0, 1 (main) */
     apr_array_header_t *domains;     /* aa_domain_t*, defined here (no merge) */
     /* Set in post_config for the request path: the domain this vhost
      * serves, and whether it still runs on the fallback certificate. */
@@ -85,6 +92,7 @@ typedef struct {
 typedef struct {
     const char *store_dir;
     apr_interval_time_t check_interval;
+    int status;                      /* ACMEStatus on: in server-status */
     server_rec *main_server;
     apr_array_header_t *domains;     /* all aa_domain_t*, after post_config */
     acme_store_t *store;
