@@ -46,11 +46,22 @@ typedef struct {
     const char *why;            /* set: the set cannot be used, and why */
 } staged_set_t;
 
+unsigned int aa_staged_hash(const char *meta, apr_size_t len)
+{
+    apr_ssize_t hlen = (apr_ssize_t)len;
+
+    return apr_hashfunc_default(meta, &hlen);
+}
+
+int aa_staged_seen(const aa_domain_t *d, const char *meta, apr_size_t len)
+{
+    return len == d->staged_seen_len
+        && aa_staged_hash(meta, len) == d->staged_seen_hash;
+}
+
 static void note_seen(aa_domain_t *d, const staged_set_t *set)
 {
-    apr_ssize_t len = (apr_ssize_t)set->meta_len;
-
-    d->staged_seen_hash = apr_hashfunc_default(set->meta_data, &len);
+    d->staged_seen_hash = aa_staged_hash(set->meta_data, set->meta_len);
     d->staged_seen_len = set->meta_len;
 }
 
@@ -198,12 +209,7 @@ static int already_judged(aa_global_t *g, apr_pool_t *p,
         && !strcmp(h.staged, set->digest);
 }
 
-/* Entries of rejected/ that belong to key, oldest first. */
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
+/* Only the newest AA_REJECTED_KEEP entries of rejected/ for key stay. */
 static void prune_rejected(aa_global_t *g, apr_pool_t *p, const char *key)
 {
     apr_array_header_t *mine = apr_array_make(p, 8, sizeof(const char *));
@@ -229,7 +235,7 @@ static void prune_rejected(aa_global_t *g, apr_pool_t *p, const char *key)
         }
     }
     closedir(dir);
-    qsort(mine->elts, mine->nelts, sizeof(const char *), by_name);
+    mine = acme_str_sorted(p, mine);    /* oldest first */
     for (i = 0; i < mine->nelts - AA_REJECTED_KEEP; i++) {
         acme_safe_remove(g->area_fd[ACME_AREA_REJECTED],
                          APR_ARRAY_IDX(mine, i, const char *));

@@ -21,6 +21,7 @@
 #include <mpm_common.h>
 
 #include "aa_restart.h"
+#include "aa_activate.h"
 #include "acme_safe.h"
 #include "acme_schedule.h"
 
@@ -104,9 +105,7 @@ static int domain_has_evidence(watcher_t *w, int staging, watched_t *wd,
                                apr_time_t now)
 {
     apr_size_t len;
-    apr_ssize_t hlen;
     acme_safe_e why;
-    unsigned int hash;
     int dir, i, ok = 0;
 
     if (acme_safe_opendir(&dir, &why, staging, wd->key, w->user, 0)
@@ -115,9 +114,8 @@ static int domain_has_evidence(watcher_t *w, int staging, watched_t *wd,
     }
     if (acme_safe_read_nb(w->buf, w->cap, &len, &why, dir, ACME_FN_STAGED,
                           w->user) == APR_SUCCESS) {
-        hlen = (apr_ssize_t)len;
-        hash = apr_hashfunc_default(w->buf, &hlen);
-        if (len == wd->seen_len && hash == wd->seen_hash) {
+        if (len == wd->seen_len
+            && aa_staged_hash(w->buf, len) == wd->seen_hash) {
             ok = wd->held_until && now >= wd->held_until;
         }
         else {
@@ -148,15 +146,15 @@ static int account_missing(const watched_t *wd)
 
 static int evidence(watcher_t *w, apr_time_t now, int hinted)
 {
+    acme_safe_e why;
     int staging, i, found = 0;
 
     for (i = 0; hinted && !found && i < w->ndomains; i++) {
         found = account_missing(&w->domains[i]);
     }
-    staging = open(w->staging_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                   | O_CLOEXEC);
-    if (staging < 0) {
-        return 0;
+    if (found || acme_safe_opendir(&staging, &why, AT_FDCWD, w->staging_path,
+                                   w->user, 0) != APR_SUCCESS) {
+        return found;
     }
     for (i = 0; !found && i < w->ndomains; i++) {
         found = domain_has_evidence(w, staging, &w->domains[i], now);

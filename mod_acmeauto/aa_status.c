@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "aa_status.h"
+#include "aa_activate.h"
 #include "aa_ari.h"
 #include "aa_watchdog.h"
 #include "acme_json.h"
@@ -73,16 +74,11 @@ static int staged_waiting(apr_pool_t *p, const aa_global_t *g,
 {
     char *data;
     apr_size_t len;
-    apr_ssize_t hlen;
 
-    if (acme_store_read(&data, &len, acme_store_path(p, g->store,
-            ACME_AREA_STAGING, d->key, ACME_FN_STAGED), ACME_STORE_FILE_MAX,
-            p) != APR_SUCCESS) {
-        return 0;
-    }
-    hlen = (apr_ssize_t)len;
-    return len != d->staged_seen_len
-           || apr_hashfunc_default(data, &hlen) != d->staged_seen_hash;
+    return acme_store_read(&data, &len, acme_store_path(p, g->store,
+               ACME_AREA_STAGING, d->key, ACME_FN_STAGED),
+               ACME_STORE_META_MAX, p) == APR_SUCCESS
+        && !aa_staged_seen(d, data, len);
 }
 
 static int config_error(const json_t *last_error)

@@ -90,27 +90,13 @@ static void job_log(void *baton, int level, const char *msg)
                  msg);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static apr_array_header_t *sorted_names(apr_pool_t *p,
-                                        const apr_array_header_t *names)
-{
-    apr_array_header_t *a = apr_array_copy(p, names);
-
-    qsort(a->elts, a->nelts, sizeof(const char *), cmp_str);
-    return a;
-}
-
 /* What the persisted backoff was computed for: a changed configuration
  * deserves a fresh attempt. No secrets in it, only their hash. */
 const char *aa_state_fingerprint(apr_pool_t *p, const aa_domain_t *d)
 {
     const acme_domain_spec_t *sp = &d->spec;
     const char *s = apr_pstrcat(p, acme_str_join(p, d->servers, " "), "|",
-        acme_str_join(p, sorted_names(p, sp->names), ","), "|",
+        acme_str_join(p, acme_str_sorted(p, sp->names), ","), "|",
         sp->eab_kid ? sp->eab_kid : "", "|", d->eab_digest, "|",
         sp->tos_agreed ? (sp->tos_url ? sp->tos_url : "tos") : "", "|",
         acme_str_join(p, sp->contacts, ","), NULL);
@@ -327,18 +313,25 @@ static void check_ari(child_ctx_t *ctx, int i, apr_pool_t *p, apr_time_t now)
     save_state(ctx, i, p, NULL);
 }
 
-/* When the staged certificate set of d was made; 0 if there is none. */
-static apr_time_t staged_at(child_ctx_t *ctx, const aa_domain_t *d,
-                            apr_pool_t *p)
+/* staging/<key>/staged.json as the job reads it; 0 when there is none. */
+static int read_staged(child_ctx_t *ctx, const aa_domain_t *d, apr_pool_t *p,
+                       char **meta, apr_size_t *len)
 {
-    json_t *j;
+    return acme_store_read(meta, len, acme_store_path(p, ctx->g->store,
+                           ACME_AREA_STAGING, d->key, ACME_FN_STAGED),
+                           ACME_STORE_META_MAX, p) == APR_SUCCESS;
+}
 
-    if (acme_store_read_json(&j, acme_store_path(p, ctx->g->store,
-                             ACME_AREA_STAGING, d->key, ACME_FN_STAGED), p)
-        != APR_SUCCESS) {
+/* When the staged set was made; 0 if there is none (meta NULL) or it is
+ * no JSON object. Not in the future, and never 0 for a set that exists. */
+static apr_time_t staged_time(apr_pool_t *p, const char *meta,
+                              apr_size_t len)
+{
+    json_t *j = meta ? acme_json_parse(p, meta, len) : NULL;
+
+    if (!j) {
         return 0;
     }
-    /* Not in the future, and never 0 for a set that exists. */
     return acme_time_clamp(acme_time_from_stored(json_integer_value(
         json_object_get(j, "staged"))), 1, apr_time_now());
 }
@@ -371,11 +364,12 @@ static void release_staged(child_ctx_t *ctx, int i, apr_time_t staged,
     }
 }
 
-/* The parent's verdict on the staged set, if it is about this very set:
- * the set is removed; an installation is announced, a rejection counts
- * as a failed attempt (with backoff). 1 when there was a verdict. */
+/* The parent's verdict on the staged set (its staged.json: meta), if it
+ * is about this very set: the set is removed; an installation is
+ * announced, a rejection counts as a failed attempt (with backoff). 1 when
+ * there was a verdict. */
 static int take_verdict(child_ctx_t *ctx, int i, apr_pool_t *p,
-                        apr_time_t now)
+                        apr_time_t now, const char *meta, apr_size_t mlen)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
@@ -383,13 +377,10 @@ static int take_verdict(child_ctx_t *ctx, int i, apr_pool_t *p,
                                       d->key, NULL);
     acme_handoff_t h;
     acme_error_t *err;
-    char *meta, *verdict;
-    apr_size_t mlen, vlen;
+    char *verdict;
+    apr_size_t vlen;
 
-    if (acme_store_read(&meta, &mlen, apr_pstrcat(p, dir, "/",
-                        ACME_FN_STAGED, NULL), ACME_STORE_META_MAX, p)
-        != APR_SUCCESS
-        || acme_store_read(&verdict, &vlen, acme_store_path(p, ctx->g->store,
+    if (acme_store_read(&verdict, &vlen, acme_store_path(p, ctx->g->store,
                            ACME_AREA_HANDOFF, acme_store_domain_file(p,
                            d->key), NULL), ACME_STORE_META_MAX, p)
            != APR_SUCCESS
@@ -437,9 +428,14 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     job_state_t *st = &ctx->states[i];
     acme_sched_view_t v;
     apr_time_t staged;
+    char *meta = NULL;
+    apr_size_t mlen = 0;
 
-    take_verdict(ctx, i, p, now);
-    staged = staged_at(ctx, d, p);
+    if (read_staged(ctx, d, p, &meta, &mlen)
+        && take_verdict(ctx, i, p, now, meta, mlen)) {
+        meta = NULL;    /* judged, and gone */
+    }
+    staged = staged_time(p, meta, mlen);
     if (!staged && d->is_live && now >= st->ari.next_check) {
         check_ari(ctx, i, p, now);
     }
@@ -449,7 +445,8 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     v = sched_view(d, st);
     if (!staged && acme_sched_due(&v, now)) {
         run_domain(ctx, i, p, ctx->g->main_server);
-        staged = staged_at(ctx, d, p);
+        staged = read_staged(ctx, d, p, &meta, &mlen)
+                 ? staged_time(p, meta, mlen) : 0;
         now = apr_time_now();
     }
     if (staged) {

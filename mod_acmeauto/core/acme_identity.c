@@ -3,11 +3,7 @@
 #include <apr_strings.h>
 
 #include "acme_identity.h"
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
+#include "acme_util.h"
 
 static int contains(const apr_array_header_t *set, const char *name)
 {
@@ -65,8 +61,7 @@ static apr_array_header_t *index_keys(apr_pool_t *p, const json_t *index)
             APR_ARRAY_PUSH(a, const char *) = apr_pstrdup(p, key);
         }
     }
-    qsort(a->elts, a->nelts, sizeof(const char *), cmp_str);
-    return a;
+    return acme_str_sorted(p, a);
 }
 
 /* Rule 1 (want_exact) and rule 2: the best pair of an unassigned domain
@@ -145,9 +140,8 @@ json_t *acme_identity_index(const json_t *index, const char *const *keys,
     int i, j;
 
     for (i = 0; out && i < n; i++) {
-        apr_array_header_t *sorted = apr_array_copy(sets[i]->pool, sets[i]);
+        apr_array_header_t *sorted = acme_str_sorted(sets[i]->pool, sets[i]);
         json_t *names = json_array();
-        qsort(sorted->elts, sorted->nelts, sizeof(const char *), cmp_str);
         for (j = 0; j < sorted->nelts; j++) {
             json_array_append_new(names, json_string(
                 APR_ARRAY_IDX(sorted, j, const char *)));

@@ -299,3 +299,17 @@ apr_status_t acme_parse_rfc3339(apr_time_t *out, const char *s)
     *out = t - sign * apr_time_from_sec(oh * 3600 + om * 60);
     return APR_SUCCESS;
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+apr_array_header_t *acme_str_sorted(apr_pool_t *p,
+                                    const apr_array_header_t *a)
+{
+    apr_array_header_t *copy = apr_array_copy(p, a);
+
+    qsort(copy->elts, copy->nelts, sizeof(const char *), cmp_str);
+    return copy;
+}

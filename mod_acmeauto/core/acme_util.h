@@ -45,4 +45,8 @@ int acme_dns_name_normalize(const char **out, apr_pool_t *p, const char *name);
 const char *acme_str_join(apr_pool_t *p, const apr_array_header_t *a,
                           const char *sep);
 
+/* A copy of an array of strings, sorted (strcmp); in p. */
+apr_array_header_t *acme_str_sorted(apr_pool_t *p,
+                                    const apr_array_header_t *a);
+
 #endif
