@@ -44,6 +44,7 @@ _Static_assert(AA_MAX_RETRY_DELAY == ACME_RETRY_DELAY_MAX,
 /* The child's view of one domain between runs. */
 typedef struct {
     int failures;
+    int server;               /* index of the ACMEServer that last issued */
     apr_time_t next_attempt;
     int restart_noted;
     const char *fingerprint;
@@ -133,6 +134,20 @@ static void set_aside_damaged(child_ctx_t *ctx, const aa_domain_t *d,
 
 /* The saved state of domain i, checked and clamped by the core; a file
  * that is no state at all is set aside. */
+/* Where url is in the domain's ACMEServer list; 0 if it is not there
+ * (the list changed, or no CA has issued yet). */
+static int server_index(const aa_domain_t *d, const char *url)
+{
+    int i;
+
+    for (i = 0; url && i < d->servers->nelts; i++) {
+        if (!strcmp(url, APR_ARRAY_IDX(d->servers, i, const char *))) {
+            return i;
+        }
+    }
+    return 0;
+}
+
 static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
@@ -161,6 +176,7 @@ static void load_state(child_ctx_t *ctx, int i, apr_pool_t *p)
         return;
     }
     st->failures = saved.failures;
+    st->server = server_index(d, saved.server);
     st->next_attempt = saved.next_attempt;
     aa_ari_from_state(&st->ari, &saved.ari, ctx->keep);
     aa_notify_from_state(&st->notify, saved.notified);
@@ -190,6 +206,7 @@ static void save_state(child_ctx_t *ctx, int i, apr_pool_t *p,
     out.config = st->fingerprint;
     out.failures = st->failures;
     out.next_attempt = st->next_attempt;
+    out.server = APR_ARRAY_IDX(d->servers, st->server, const char *);
     aa_ari_to_state(&out.ari, &st->ari);
     aa_notify_to_state(out.notified, &st->notify);
     out.last_error = st->last_error;
@@ -237,13 +254,18 @@ static void send_restart_request(child_ctx_t *ctx, apr_pool_t *p)
 }
 
 /* With several ACMEServer URLs, every AA_FAILOVER_AFTER consecutive
- * failures move on to the next one, round and round. */
+ * failures move on to the next one, round and round, starting from the
+ * one that last issued: after a failover the job stays with the CA that
+ * works (its renewals and ARI questions go there). */
+static int current_index(const aa_domain_t *d, const job_state_t *st)
+{
+    return (st->server + st->failures / AA_FAILOVER_AFTER)
+           % d->servers->nelts;
+}
+
 static const char *current_server(const aa_domain_t *d, const job_state_t *st)
 {
-    int n = d->servers->nelts;
-
-    return APR_ARRAY_IDX(d->servers, (st->failures / AA_FAILOVER_AFTER) % n,
-                         const char *);
+    return APR_ARRAY_IDX(d->servers, current_index(d, st), const char *);
 }
 
 static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
@@ -264,6 +286,7 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
                  "%s: %s a certificate from %s", d->name,
                  d->is_live ? "renewing" : "obtaining", spec.server_url);
     if (acme_job_issue(&err, p, &spec, ctx->g->store, &env) == APR_SUCCESS) {
+        st->server = current_index(d, st);
         st->failures = 0;
         st->next_attempt = 0;
         aa_notify(&st->notify, d, d->is_live ? AA_EV_RENEWED : AA_EV_ISSUED,

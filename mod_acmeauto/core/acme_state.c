@@ -182,6 +182,8 @@ apr_status_t acme_state_parse(acme_state_t *st, apr_pool_t *p,
     st->next_attempt = acme_time_clamp(stored_time(j, "next_attempt"), 0,
                                        acme_time_add(now,
                                                      ACME_RETRY_DELAY_MAX));
+    saved = id_member(j, "server", ACME_STATE_ID_MAX);
+    st->server = saved ? apr_pstrdup(p, saved) : NULL;
     parse_ari(&st->ari, p, json_object_get(j, "ari"), ari_ids, now);
     parse_notified(st->notified, json_object_get(j, "notified"), now);
     st->last_error = parse_error(p, json_object_get(j, "last_error"), now);
@@ -222,10 +224,11 @@ static json_t *notified_to_json(const apr_time_t *last)
 json_t *acme_state_to_json(apr_pool_t *p, const acme_state_t *st,
                            apr_time_t now)
 {
-    json_t *j = json_pack("{s:s?,s:s?,s:i,s:I,s:I}", "domain", st->domain,
-                          "config", st->config, "failures", st->failures,
+    json_t *j = json_pack("{s:s?,s:s?,s:i,s:I,s:I,s:s?}", "domain",
+                          st->domain, "config", st->config,
+                          "failures", st->failures,
                           "next_attempt", secs(st->next_attempt),
-                          "updated", secs(now));
+                          "updated", secs(now), "server", st->server);
 
     if (!j) {
         return NULL;

@@ -12,7 +12,7 @@
  *
  * The format (unchanged from the version that kept it in the glue):
  *   {"domain": "<name>", "config": "<fingerprint>", "failures": N,
- *    "next_attempt": SEC, "updated": SEC,
+ *    "next_attempt": SEC, "updated": SEC, "server": "<URL>",
  *    "ari": {"ids": "<id>,<id>" | null, "offered": BOOL,
  *            "window_start": SEC, "window_end": SEC,
  *            "renew_at": SEC, "next_check": SEC},
@@ -76,6 +76,7 @@ typedef struct {
     const char *config;       /* fingerprint of the configuration */
     int failures;             /* consecutive, 0..ACME_STATE_FAILURES_MAX */
     apr_time_t next_attempt;  /* 0: whenever due */
+    const char *server;       /* the ACMEServer that last issued; NULL */
     acme_state_ari_t ari;
     apr_time_t notified[ACME_EV_COUNT];
     json_t *last_error;       /* an object, or NULL; see below */

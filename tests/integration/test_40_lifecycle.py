@@ -657,6 +657,11 @@ def test_failover_to_second_server(apache, pebble):
     assert used[3] == pebble.directory_url, used
     assert errors[2].rstrip().endswith("at %s" % pebble.directory_url), \
         "the third failure does not say where the next attempt goes: " + errors[2]
+    # The job stays with the CA that issued: renewals and ARI go there, and
+    # the dead first server is not asked again (no AA00401 about it).
+    st = a.wait_state(name, lambda s: s.get("server") == pebble.directory_url,
+                      timeout=10, what="the issuing server kept")
+    assert st["failures"] == 0, st
 
 
 # --------------------------------------------------------------------------

@@ -48,6 +48,7 @@ static void assert_fresh(const acme_state_t *st)
 
     ck_assert_int_eq(st->failures, 0);
     ck_assert_int_eq(st->next_attempt, 0);
+    ck_assert_ptr_null(st->server);
     ck_assert_ptr_null(st->ari.ids);
     ck_assert_int_eq(st->ari.offered, 0);
     ck_assert_int_eq(st->ari.start, 0);
@@ -71,6 +72,7 @@ static acme_state_t sample_state(void)
     st.domain = "a.test";
     st.config = FP;
     st.failures = 3;
+    st.server = "https://ca.test/dir";
     st.next_attempt = apr_time_from_sec(2000000600);
     st.ari.ids = IDS;
     st.ari.offered = 1;
@@ -100,11 +102,13 @@ START_TEST(round_trip_keeps_the_format_and_every_value)
         "'detail':'too many','hint':null,'http_status':429,"
         "'kind':'transient','type':'urn:ietf:params:acme:error:rateLimited'},"
         "'next_attempt':2000000600,'notified':{'errored':1999999950,"
-        "'issued':1999999900},'updated':2000000000}"));
+        "'issued':1999999900},'server':'https://ca.test/dir',"
+        "'updated':2000000000}"));
     ck_assert_int_eq(acme_state_parse(&back, test_pool, text, strlen(text),
                                       FP, IDS, NOW), APR_SUCCESS);
     ck_assert_str_eq(back.config, FP);
     ck_assert_int_eq(back.failures, 3);
+    ck_assert_str_eq(back.server, "https://ca.test/dir");
     ck_assert_int_eq(back.next_attempt, st.next_attempt);
     ck_assert_str_eq(back.ari.ids, IDS);
     ck_assert_int_eq(back.ari.offered, 1);
@@ -132,6 +136,7 @@ START_TEST(a_file_of_the_earlier_version_loads)
         "    'errored': 1999990000\n  },\n  'updated': 1999990000\n}\n"),
         APR_SUCCESS);
     ck_assert_int_eq(st.failures, 2);
+    ck_assert_ptr_null(st.server);
     ck_assert_int_eq(st.next_attempt, apr_time_from_sec(2000000030));
     ck_assert_ptr_null(st.ari.ids);
     ck_assert_int_eq(st.notified[ACME_EV_ERRORED],
@@ -209,7 +214,8 @@ START_TEST(members_of_the_wrong_type_count_as_absent)
 
     ck_assert_int_eq(parse(&st,
         "{'config': '" FP "', 'failures': '7', 'next_attempt': 2000000001.5,"
-        " 'ari': [1, 2], 'notified': 'issued', 'last_error': 'oops'}"),
+        " 'ari': [1, 2], 'notified': 'issued', 'last_error': 'oops',"
+        " 'server': 3}"),
         APR_SUCCESS);
     assert_fresh(&st);
     ck_assert_int_eq(parse(&st,
