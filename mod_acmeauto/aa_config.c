@@ -45,6 +45,7 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->eab_kid = add->eab_set ? add->eab_kid : base->eab_kid;
     sc->eab_hmac = add->eab_set ? add->eab_hmac : base->eab_hmac;
     sc->eab_hmac_len = add->eab_set ? add->eab_hmac_len : base->eab_hmac_len;
+    sc->eab_file = add->eab_set ? add->eab_file : base->eab_file;
     sc->contacts = add->contacts ? add->contacts : base->contacts;
     sc->tos = add->tos != AA_UNSET ? add->tos : base->tos;
     sc->tos_url = add->tos != AA_UNSET ? add->tos_url : base->tos_url;
@@ -168,6 +169,7 @@ static const char *eab_assign(cmd_parms *cmd, aa_srv_conf_t *sc,
     sc->eab_kid = kid;
     sc->eab_hmac = held;
     sc->eab_hmac_len = len;
+    sc->eab_file = NULL;
     return NULL;
 }
 
@@ -184,7 +186,7 @@ static void free_wiped(void *ptr)
 static const char *eab_from_file(cmd_parms *cmd, aa_srv_conf_t *sc,
                                  const char *arg)
 {
-    const char *path = ap_server_root_relative(cmd->pool, arg + 5);
+    const char *path = ap_server_root_relative(cmd->pool, arg + 5), *err;
     char *kid = NULL, *hmac = NULL, *data;
     json_malloc_t old_malloc;
     json_free_t old_free;
@@ -212,7 +214,11 @@ static const char *eab_from_file(cmd_parms *cmd, aa_srv_conf_t *sc,
         return bad(cmd, arg, "must hold a JSON object with string members "
                    "\"kid\" and \"hmac\"");
     }
-    return eab_assign(cmd, sc, kid, hmac, arg);
+    if ((err = eab_assign(cmd, sc, kid, hmac, arg)) == NULL) {
+        sc->eab_file = path;    /* for the acmeauto command, which reads it
+                                 * as root when it must register */
+    }
+    return err;
 }
 
 static const char *set_eab(cmd_parms *cmd, void *dc, const char *a1,
@@ -224,6 +230,7 @@ static const char *set_eab(cmd_parms *cmd, void *dc, const char *a1,
         if (!strcasecmp(a1, "none")) {
             sc->eab_set = 1;
             sc->eab_kid = NULL;
+            sc->eab_file = NULL;
             return NULL;
         }
         if (!strncmp(a1, "file:", 5)) {
@@ -611,6 +618,7 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     spec->eab_kid = sc->eab_kid;
     spec->eab_hmac = sc->eab_hmac;
     spec->eab_hmac_len = sc->eab_hmac_len;
+    d->eab_file = sc->eab_file;
     d->eab_digest = sc->eab_hmac ? acme_sha256_hex(p,
         (const char *)sc->eab_hmac, sc->eab_hmac_len) : "";
     spec->contacts = sc->contacts ? sc->contacts : default_contacts(p, s);

@@ -17,6 +17,7 @@
 #include "aa_config.h"
 #include "aa_activate.h"
 #include "aa_identity.h"
+#include "aa_cmdconf.h"
 #include "aa_restart.h"
 #include "aa_store.h"
 #include "aa_challenge.h"
@@ -67,6 +68,7 @@ static int aa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     aa_identity_assign(g, ptemp, s, !dry_run);
     aa_activate_all(g, ptemp, s, dry_run);
     if (!dry_run) {
+        aa_cmdconf_write(g, ptemp, s);
         acme_http_global_init();
         aa_watchdog_start(g, pconf, s);
         aa_restart_watcher_start(g, pconf, s);

@@ -30,6 +30,7 @@ typedef struct aa_domain_t {
                                       * the job's copy of the EAB HMAC is
                                       * wiped once the accounts exist */
     const char *eab_digest;          /* SHA-256 of the EAB HMAC, or "" */
+    const char *eab_file;            /* ACMEEAB file:PATH, or NULL */
     apr_array_header_t *servers;     /* ACMEServer URLs, in failover order */
     int auto_restart;
     apr_interval_time_t retry_delay;
@@ -67,6 +68,7 @@ typedef struct {
     const char *eab_kid;
     const unsigned char *eab_hmac;
     apr_size_t eab_hmac_len;
+    const char *eab_file;            /* where they came from, or NULL */
     apr_array_header_t *contacts;    /* "mailto:..." */
     int tos;                         /* AA_UNSET, 0, 1 */
     const char *tos_url;

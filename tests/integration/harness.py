@@ -53,6 +53,8 @@ APACHE_MODULE_DIR = os.environ.get("ACMEAUTO_HTTPD_MODULES",
                                    "/usr/lib/apache2/modules")
 MODULE_PATH = os.environ.get("ACMEAUTO_MODULE") or os.path.join(
     REPO_ROOT, "mod_acmeauto", ".libs", "mod_acmeauto.so")
+ACMEAUTO_BIN = os.environ.get("ACMEAUTO_CMD") or os.path.join(
+    REPO_ROOT, "mod_acmeauto", "acmeauto")
 PEBBLE_BIN = shutil.which("pebble") or "/usr/bin/pebble"
 CHALLTESTSRV_BIN = shutil.which("pebble-challtestsrv") or "/usr/bin/pebble-challtestsrv"
 OPENSSL_BIN = shutil.which("openssl") or "/usr/bin/openssl"
@@ -1106,6 +1108,23 @@ class Apache:
         if self.pebble is None:
             raise HarnessError("no pebble attached to this Apache")
         return verify_chain(served.chain, self.pebble.root_file)
+
+    def acmeauto(self, *args, user=None, timeout=120, store=True, input=None):
+        """Run the acmeauto command on this server's store (as root, or as
+        `user`); returns CompletedProcess (text), never raises on exit code."""
+        cmd = [ACMEAUTO_BIN] + (["--store", self.store_dir] if store else []) + list(args)
+        pre = None
+        if user:
+            pw = pwd.getpwnam(user)
+
+            def pre():
+                os.setgroups([])
+                os.setgid(pw.pw_gid)
+                os.setuid(pw.pw_uid)
+        return subprocess.run(cmd, preexec_fn=pre, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL if input is None else None,
+                              input=input, cwd="/")
 
     def state(self, name):
         """store/state/<name>.json as a dict; {} when missing or unreadable."""

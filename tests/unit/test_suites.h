@@ -21,5 +21,6 @@ Suite *identity_suite(void);
 Suite *bounded_suite(void);
 Suite *job_suite(void);
 Suite *state_suite(void);
+Suite *conf_suite(void);
 
 #endif

@@ -1,0 +1,81 @@
+/* The configuration the parent last started with, as the acmeauto
+ * command sees it: handoff/config.json, written by root at every start
+ * (never at configtest) into the root-owned handoff/ area.
+ *
+ * The command cannot parse httpd.conf the way httpd does (Include,
+ * <VirtualHost>, ServerName and ServerAlias, inheritance), so the module
+ * writes down what it resolved: every managed domain with its store key,
+ * names, key types, CAs and settings, and the User the job runs as. No
+ * secret goes in: of the EAB only the key id and, where ACMEEAB file:
+ * was used, the file's path (which the command reads as root).
+ *
+ * Format:
+ *   {"version": 1, "written": SEC, "store": "<dir>", "pid": N,
+ *    "user": "<name>", "uid": N, "gid": N,
+ *    "domains": [{"key", "name", "names": [..], "key_types": [..],
+ *                 "servers": [..], "eab_kid": STR|null,
+ *                 "eab_file": STR|null, "eab_inline": BOOL,
+ *                 "contacts": [..], "tos_agreed": BOOL,
+ *                 "tos_url": STR|null, "ca_file": STR|null,
+ *                 "auto_restart": BOOL, "activation_delay": SEC,
+ *                 "retry_delay": SEC, "renew_pct": N, "renew_left": SEC,
+ *                 "notify_cmd": [..]|null, "defined_at": STR}, ...]}  */
+#ifndef ACME_CONF_H
+#define ACME_CONF_H
+
+#include <sys/types.h>
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+#include <jansson.h>
+
+#define ACME_FN_CONF "config.json"
+#define ACME_CONF_VERSION 1
+
+typedef struct {
+    const char *key;                 /* the store key (staging/<key>/...) */
+    const char *name;                /* first name, for messages */
+    apr_array_header_t *names;       /* const char*, lower case */
+    apr_array_header_t *key_types;   /* acme_key_type_e */
+    apr_array_header_t *servers;     /* ACMEServer URLs, failover order */
+    const char *eab_kid;             /* NULL: no EAB */
+    const char *eab_file;            /* ACMEEAB file:PATH, or NULL */
+    int eab_inline;                  /* the HMAC is in httpd.conf itself */
+    apr_array_header_t *contacts;    /* "mailto:..." */
+    int tos_agreed;
+    const char *tos_url;
+    const char *ca_file;
+    int auto_restart;
+    apr_interval_time_t activation_delay;
+    apr_interval_time_t retry_delay;
+    int renew_pct;
+    apr_interval_time_t renew_left;
+    apr_array_header_t *notify_cmd;  /* argv, or NULL */
+    const char *defined_at;          /* "file:line" */
+} acme_conf_domain_t;
+
+typedef struct {
+    apr_time_t written;
+    const char *store;               /* ACMEStoreDir as the module uses it */
+    long pid;                        /* the parent that wrote it */
+    const char *user;                /* the server's User */
+    uid_t uid;
+    gid_t gid;
+    apr_array_header_t *domains;     /* acme_conf_domain_t* */
+} acme_conf_t;
+
+/* The document for c. A new reference. */
+json_t *acme_conf_to_json(const acme_conf_t *c);
+
+/* Parses len bytes of config.json into a new *c (in p). APR_EINVAL when
+ * it is not what acme_conf_to_json writes (wrong types, unknown key
+ * type, another version), with *why saying what (in p). */
+apr_status_t acme_conf_parse(acme_conf_t **c, const char **why,
+                             apr_pool_t *p, const char *data,
+                             apr_size_t len);
+
+/* The domain with this key or one of its names (case-insensitive);
+ * NULL when none. */
+acme_conf_domain_t *acme_conf_find(const acme_conf_t *c, const char *name);
+
+#endif
