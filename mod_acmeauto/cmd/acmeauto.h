@@ -48,6 +48,12 @@ int ax_cmd_renew(ax_ctx_t *ctx, int argc, const char *const *argv);
 int ax_cmd_revoke(ax_ctx_t *ctx, int argc, const char *const *argv);
 int ax_cmd_account(ax_ctx_t *ctx, int argc, const char *const *argv);
 
+/* Gets d a new certificate now, as `renew NAME --force` does, and waits
+ * (at most `wait`) until the running server serves it; the exit code.
+ * Used by revoke for the replacement. In cmd_renew.c. */
+int ax_renew_domain(ax_ctx_t *ctx, const acme_conf_domain_t *d,
+                    apr_interval_time_t wait);
+
 /* --- common steps (cmd_common.c) ------------------------------------- */
 
 /* Messages: "acmeauto: ..." on stderr. ax_info is silenced by -q. */
@@ -77,6 +83,13 @@ acme_domain_spec_t ax_spec(ax_ctx_t *ctx, const acme_conf_domain_t *d,
 /* Becomes the server's User (its group, no supplementary groups) when
  * running as root; a no-op otherwise. AX_OK or AX_FAILED (said why). */
 int ax_drop_privileges(ax_ctx_t *ctx);
+
+/* Runs fn as the server's User: in a child process that drops its
+ * privileges when running as root (the caller stays root for root-side
+ * steps after it), or directly otherwise. fn's exit code, or AX_FAILED
+ * when the child died (said why). */
+int ax_as_user(ax_ctx_t *ctx, int (*fn)(ax_ctx_t *ctx, void *baton),
+               void *baton);
 
 /* Takes state/job.lock, the lock the background job holds while it
  * works, waiting at most `wait` and saying so while it waits. AX_OK or

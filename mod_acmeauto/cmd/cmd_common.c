@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <apr_strings.h>
 #include <openssl/crypto.h>
@@ -337,6 +338,44 @@ int ax_drop_privileges(ax_ctx_t *ctx)
     }
     ctx->dropped = 1;
     return AX_OK;
+}
+
+int ax_as_user(ax_ctx_t *ctx, int (*fn)(ax_ctx_t *ctx, void *baton),
+               void *baton)
+{
+    pid_t pid;
+    int status, rc;
+
+    if (geteuid() != 0 || ctx->dropped) {
+        return fn(ctx, baton);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    if ((pid = fork()) < 0) {
+        ax_error("cannot fork: %s", strerror(errno));
+        return AX_FAILED;
+    }
+    if (pid == 0) {
+        rc = ax_drop_privileges(ctx);
+        if (rc == AX_OK) {
+            rc = fn(ctx, baton);
+        }
+        ax_unlock(ctx);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            ax_error("lost the worker process: %s", strerror(errno));
+            return AX_FAILED;
+        }
+    }
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    ax_error("the worker process died of signal %d", WTERMSIG(status));
+    return AX_FAILED;
 }
 
 int ax_lock(ax_ctx_t *ctx, apr_interval_time_t wait)
