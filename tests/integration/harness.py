@@ -931,6 +931,7 @@ class Apache:
         if self.proc is not None and self.proc.poll() is None:
             raise HarnessError("this Apache is already running (pid %d)" % self.proc.pid)
         self._stopped = False
+        mark = self.log_mark()
         self._stderr = open(self.stderr_path, "ab")
         env = dict(os.environ, LANG="C", LC_ALL="C")
         self.proc = subprocess.Popen(self._cmd("-DFOREGROUND"), stdout=self._stderr,
@@ -941,7 +942,10 @@ class Apache:
             if self.proc.poll() is not None:
                 raise HarnessError("apache2 exited with %s at startup\n%s" % (
                     self.proc.returncode, self.diagnostics()))
-            if can_connect(HTTP_PORT) and can_connect(HTTPS_PORT):
+            # The ports accept before the second configuration pass (where
+            # the module writes handoff/config.json) has run: wait for it.
+            if (can_connect(HTTP_PORT) and can_connect(HTTPS_PORT)
+                    and self.log_lines(r"resuming normal operations", since=mark)):
                 return self
             if time.monotonic() > deadline:
                 raise HarnessError("apache2 did not open its ports in %ss\n%s" % (
