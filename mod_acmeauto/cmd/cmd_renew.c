@@ -54,6 +54,7 @@ typedef struct {
     const acme_conf_domain_t *d;
     acme_domain_spec_t spec;
     apr_interval_time_t lock_wait;
+    apr_time_t since;         /* when the command started */
     int ref_fd;               /* the staged set's name goes back here */
 } renew_baton_t;
 
@@ -301,11 +302,12 @@ static void note_success(ax_ctx_t *ctx, const renew_baton_t *b,
                           p);
 }
 
-/* Under the lock: a set the parent judged is the job's to clean up, but
- * the job may not come round before we order, and a chain left there is
- * taken up again by the core (it is meant to survive a crash): remove
- * it as the job does. An unjudged set is a renewal already made: take it.
- * Else order. The staged set's name is written to b->ref_fd. */
+/* Under the lock. A set not judged yet is a renewal already made, and
+ * so is one the job made while we waited for the lock (judged or not):
+ * take it. An older judged set is the job's to clean up, but the job may
+ * not come round before we order, and a chain left there would be taken
+ * up again by the core (it is kept to survive a crash): remove it as the
+ * job does. Else order. The staged set's name goes to b->ref_fd. */
 static int renew_as_user(ax_ctx_t *ctx, void *baton)
 {
     renew_baton_t *b = baton;
@@ -323,10 +325,10 @@ static int renew_as_user(ax_ctx_t *ctx, void *baton)
     }
     apr_pool_create(&p, ctx->pool);
     if (staged_set(&ref, ctx, d, p)) {
-        if (!verdict_for(&h, ctx, d, ref.digest, p)) {
-            ax_info(ctx, "%s: a new certificate was staged at %s (by the "
-                    "background job); taking that one", d->name,
-                    time_str(p, ref.made));
+        if (!verdict_for(&h, ctx, d, ref.digest, p)
+            || apr_time_sec(ref.made) >= apr_time_sec(b->since)) {
+            ax_info(ctx, "%s: the background job made a new certificate at "
+                    "%s; taking that one", d->name, time_str(p, ref.made));
             goto done;
         }
         acme_store_remove_dir(acme_store_path(p, ctx->store,
@@ -455,6 +457,10 @@ static int wait_live(ax_ctx_t *ctx, const acme_conf_domain_t *d,
     int rc = AX_PENDING, held_said = 0;
 
     apr_pool_create(&p, ctx->pool);
+    if (d->auto_restart) {
+        ax_info(ctx, "%s: waiting (at most %s) for the server to make it "
+                "live...", d->name, acme_duration_str(p, wait));
+    }
     for (;;) {
         apr_pool_clear(p);
         if (verdict_for(&h, ctx, d, ref->digest, p)) {
@@ -554,6 +560,7 @@ static int due(const acme_conf_domain_t *d, const live_t *lv, const acme_state_t
 static int renew(ax_ctx_t *ctx, const acme_conf_domain_t *d, int force,
                  apr_interval_time_t wait, int no_wait)
 {
+    apr_time_t since = apr_time_now();
     apr_pool_t *p = ctx->pool;
     renew_baton_t b;
     staged_ref_t ref;
@@ -575,6 +582,7 @@ static int renew(ax_ctx_t *ctx, const acme_conf_domain_t *d, int force,
     memset(&b, 0, sizeof(b));
     b.d = d;
     b.lock_wait = wait;
+    b.since = since;
     /* As root, before dropping privileges: an ACMEEAB file: is root's. */
     b.spec = ax_spec(ctx, d, issuing_server(d, st.server), 1);
     /* RFC 9773 §5, as the job does: a renewal names what it replaces
