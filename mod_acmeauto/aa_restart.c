@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <apr_thread_proc.h>
@@ -33,6 +35,13 @@ APLOG_USE_MODULE(acmeauto);
 #define RESTART_BURST 3
 #define RESTART_INTERVAL apr_time_from_sec(60)
 #define LIMITER_KEY "mod_acmeauto-restart-limiter"
+/* A configuration that fails its test is tried again this often, or at
+ * once when the job leaves a new hint. */
+#define CONFIGTEST_RETRY apr_time_from_sec(60)
+#define CONFIGTEST_TIMEOUT apr_time_from_sec(30)
+#define CMDLINE_MAX 65536
+
+extern char **environ;
 
 /* Survives generations: lives in the process pool. */
 typedef struct {
@@ -68,6 +77,11 @@ typedef struct {
     apr_size_t cap;
     limiter_t *limiter;
     pid_t owner;
+    /* `<the server's own command line> -t`, prepared at start: NULL when
+     * it cannot be had (the restart then goes ahead unchecked). */
+    char **test_argv;
+    posix_spawn_file_actions_t test_io;
+    posix_spawnattr_t test_attr;
 } watcher_t;
 
 /* Has the job's hint changed since we last acted on one? A hint that is
@@ -178,11 +192,50 @@ static apr_time_t next_due(const watcher_t *w, apr_time_t now)
     return due;
 }
 
+/* Does the configuration on disk pass `apache2 -t`, run with the
+ * arguments this server was started with? A graceful restart re-reads it
+ * without the check that apache2ctl and systemctl run first, and a
+ * half-finished edit would make the parent exit. 1 when it cannot be
+ * checked at all (logged), as a restart by hand would go ahead too. */
+static int configtest_passes(watcher_t *w, int *code)
+{
+    apr_time_t until = apr_time_now() + CONFIGTEST_TIMEOUT;
+    pid_t pid;
+    int status, rv;
+
+    *code = -1;
+    if (!w->test_argv) {
+        return 1;
+    }
+    rv = posix_spawn(&pid, w->test_argv[0], &w->test_io, &w->test_attr,
+                     w->test_argv, environ);
+    if (rv != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, w->s, AA_LOGNO(00316)
+                     "cannot run %s -t to check the configuration before "
+                     "restarting; restarting unchecked", w->test_argv[0]);
+        return 1;
+    }
+    while ((rv = waitpid(pid, &status, WNOHANG)) == 0
+           && apr_time_now() < until && !w->stop) {
+        usleep(20 * 1000);
+    }
+    if (rv == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return 0;    /* a configuration that hangs the test hangs httpd */
+    }
+    if (rv < 0) {
+        return 1;
+    }
+    *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return *code == 0;
+}
+
 static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
 {
     watcher_t *w = data;
-    apr_time_t due = next_due(w, 0);
-    int pending = 0, deferred_said = 0;
+    apr_time_t due = next_due(w, 0), blocked_until = 0;
+    int pending = 0, deferred_said = 0, blocked_said = 0, code;
     sigset_t all;
 
     /* Signals are the main thread's business, including our own. */
@@ -199,7 +252,7 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
             pending = evidence(w, now, hinted || pending);
             due = due && now >= due ? 0 : due;
         }
-        if (!pending) {
+        if (!pending || (now < blocked_until && !hinted)) {
             continue;
         }
         if (!acme_rate_allow(&w->limiter->tat, now, RESTART_BURST,
@@ -212,6 +265,24 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
                 deferred_said = 1;
             }
             continue;
+        }
+        if (!configtest_passes(w, &code)) {
+            if (!blocked_said) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, w->s, AA_LOGNO(00315)
+                             "new certificates are staged, but the "
+                             "configuration on disk fails its test (%s -t %s"
+                             "): not restarting into it; run apache2ctl "
+                             "configtest, fix what it says, and the module "
+                             "restarts within a minute", w->test_argv[0],
+                             code < 0 ? "timed out" : "exits non-zero");
+                blocked_said = 1;
+            }
+            blocked_until = now + CONFIGTEST_RETRY;
+            continue;
+        }
+        if (blocked_said) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s, AA_LOGNO(00317)
+                         "the configuration on disk passes its test again");
         }
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s, AA_LOGNO(00308)
                      "new certificates are staged: restarting gracefully to "
@@ -232,6 +303,10 @@ static apr_status_t watcher_stop(void *data)
         w->stop = 1;
         apr_thread_join(&rv, w->thread);
         w->thread = NULL;
+        if (w->test_argv) {
+            posix_spawn_file_actions_destroy(&w->test_io);
+            posix_spawnattr_destroy(&w->test_attr);
+        }
         apr_pool_destroy(w->pool);
     }
     return APR_SUCCESS;
@@ -248,6 +323,55 @@ static limiter_t *process_limiter(server_rec *s)
                               s->process->pool);
     }
     return data;
+}
+
+/* `argv... -t` from /proc/self/cmdline, without `-k start` (a control
+ * action, not a setting); output to /dev/null, default signals. */
+static void prepare_configtest(watcher_t *w)
+{
+    char *buf = apr_palloc(w->pool, CMDLINE_MAX), *arg;
+    apr_array_header_t *argv = apr_array_make(w->pool, 16, sizeof(char *));
+    ssize_t n = 0, got;
+    sigset_t none;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        return;
+    }
+    while (n < CMDLINE_MAX - 1
+           && (got = read(fd, buf + n, CMDLINE_MAX - 1 - n)) > 0) {
+        n += got;
+    }
+    close(fd);
+    if (n <= 0 || n >= CMDLINE_MAX - 1 || buf[0] != '/') {
+        return;    /* cut short, or a program we cannot find again */
+    }
+    buf[n] = '\0';
+    for (arg = buf; arg < buf + n; arg += strlen(arg) + 1) {
+        if (!strcmp(arg, "-k") && arg + strlen(arg) + 1 < buf + n) {
+            arg += strlen(arg) + 1;    /* and its action */
+            continue;
+        }
+        APR_ARRAY_PUSH(argv, char *) = arg;
+    }
+    APR_ARRAY_PUSH(argv, char *) = "-t";
+    APR_ARRAY_PUSH(argv, char *) = NULL;
+    sigemptyset(&none);
+    if (posix_spawn_file_actions_init(&w->test_io) != 0) {
+        return;
+    }
+    if (posix_spawn_file_actions_addopen(&w->test_io, 1, "/dev/null",
+                                         O_WRONLY, 0) != 0
+        || posix_spawn_file_actions_adddup2(&w->test_io, 1, 2) != 0
+        || posix_spawnattr_init(&w->test_attr) != 0) {
+        posix_spawn_file_actions_destroy(&w->test_io);
+        return;
+    }
+    posix_spawnattr_setsigmask(&w->test_attr, &none);
+    posix_spawnattr_setflags(&w->test_attr, POSIX_SPAWN_SETSIGMASK
+                             | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigdefault(&w->test_attr, &none);
+    w->test_argv = (char **)argv->elts;
 }
 
 /* What the thread will look at, made before it starts. */
@@ -316,6 +440,7 @@ apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
     w->cap = ACME_STORE_META_MAX + 1;
     w->buf = apr_palloc(w->pool, w->cap);
     watch_list(w, g);
+    prepare_configtest(w);
     rv = apr_thread_create(&w->thread, NULL, watcher_main, w, w->pool);
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(w->pool);
