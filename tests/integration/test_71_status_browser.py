@@ -35,6 +35,7 @@ import socket
 import struct
 import subprocess
 import time
+import types
 import urllib.error
 import urllib.request
 
@@ -207,10 +208,6 @@ class Page:
 # --------------------------------------------------------------------------
 # the site: one Apache, three phases
 
-class Site:
-    pass
-
-
 def _wait(what, fn, timeout, a):
     deadline = time.monotonic() + timeout
     while True:
@@ -240,7 +237,10 @@ def _snapshot(site, phase):
     browser.set_size(WIDTH, HEIGHT)
     browser.open("http://%s:%d/acme-status" % (harness.LOOPBACK, harness.HTTP_PORT))
     data = browser.run(PAGE_SCRIPT)
-    # the whole page in one picture, 1366 px wide as the user's window
+    # the first screen the user sees, then the whole page in one picture,
+    # as wide as the user's window
+    screen = browser.screenshot(os.path.join(site.workdir, "acme-status-%s-screen.png" % phase))
+    assert len(screen) > 1000, phase
     browser.set_size(WIDTH, min(max(data["height"], HEIGHT), 8000))
     png_path = os.path.join(site.workdir, "acme-status-%s.png" % phase)
     browser.screenshot(png_path)
@@ -249,7 +249,7 @@ def _snapshot(site, phase):
     site.snapshots[phase] = (doc, html.text, Page(data, png_path))
 
 
-def _conf(pebble, short, down, eabproxy, wrong):
+def _conf(pebble, short, eabproxy, wrong):
     conf = (account_conf("kid-1", pebble.eab["kid-1"]) + STATUS_CONF
             + "ACMEAutoRestart off\nACMEActivationDelay %ds\nACMERetryDelay 5m\n" % DELAY)
     for names in SITES:
@@ -321,17 +321,14 @@ def site(workdir, pki, pebble, pebble_factory):
     if not (os.access(CHROMEDRIVER, os.X_OK) and os.access(CHROMIUM, os.X_OK)):
         pytest.fail("%s or %s is missing: run build/deps (Debian packages chromium, "
                     "chromium-driver)" % (CHROMEDRIVER, CHROMIUM), pytrace=False)
-    s = Site()
-    s.workdir = workdir
-    s.snapshots = {}
+    s = types.SimpleNamespace(workdir=workdir, snapshots={}, browser=None)
     s.short = pebble_factory(config={"certificateValidityPeriod": 120})
     s.wrong = b64url(secrets.token_bytes(32))
     s.down = FaultProxy(pebble.directory_url, pki).start()
     s.down.down(True)
     s.eabproxy = FaultProxy(pebble.directory_url, pki).start()
-    s.browser = None
     s.apache = harness.Apache(os.path.join(workdir, "apache", "t71-status-browser"),
-                              _conf(pebble, s.short, s.down, s.eabproxy, s.wrong),
+                              _conf(pebble, s.short, s.eabproxy, s.wrong),
                               pki=pki, pebble=pebble, acme_server=s.down.directory_url)
     # every HMAC the server knows, as configured and in standard base64
     s.secrets = [pebble.eab["kid-1"], s.short.eab["kid-1"], s.wrong]
@@ -407,7 +404,9 @@ def test_pending_rows(site):
         assert page.cell(row, "names").split() == names, row
         assert page.cell(row, "serial") == "" and page.cell(row, "renew") == "", row
         shown = page.cell(row, "last error")
-        assert shown.startswith("transient") and d["last_error"]["activity"] in shown, row
+        err = d["last_error"]
+        assert shown.startswith("transient") and err["activity"] in shown, row
+        assert (err["hint"] or "") in shown, (err, row)
         assert page.cell(row, "next attempt") == d["next_attempt"], row
 
 
