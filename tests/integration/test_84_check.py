@@ -21,7 +21,7 @@ import pytest
 
 from harness import HTTP_PORT, LOOPBACK, b64url, vhosts, write_file
 
-GOOD, TOS, EAB = "good.t84.test", "tos.t84.test", "eab.t84.test"
+GOOD, TOS, EAB, NOEAB = "good.t84.test", "tos.t84.test", "eab.t84.test", "noeab.t84.test"
 
 
 def _check(a, *args, connect_to=LOOPBACK):
@@ -77,7 +77,7 @@ def _closed_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.log_allow(r"AA00305: (tos|eab)\.t84\.test: ")
+@pytest.mark.log_allow(r"AA00305: (tos|eab|noeab)\.t84\.test: ")
 def test_check(apache, pebble):
     terms = pebble.directory()["meta"]["termsOfService"]
     wrong = b64url(secrets.token_bytes(32))
@@ -89,7 +89,9 @@ def test_check(apache, pebble):
                         "  ACMEAgreeTOS off\n" % (TOS, pebble.directory_url))
                + vhosts(EAB, https_extra="  ACMEDomain %s\n  ACMEServer %s?t84=eab\n"
                         "  ACMEEAB file:@ROOT@/wrong.json\n"
-                        % (EAB, pebble.directory_url)))
+                        % (EAB, pebble.directory_url))
+               + vhosts(NOEAB, https_extra="  ACMEDomain %s\n  ACMEServer %s?t84=noeab\n"
+                        "  ACMEEAB none\n" % (NOEAB, pebble.directory_url)))
     _eab_file(a, "eab.json", "kid-1", pebble.eab["kid-1"])
     _eab_file(a, "wrong.json", "kid-1", wrong)
     a.start()
@@ -129,6 +131,12 @@ def test_check(apache, pebble):
     eab = [l for l in _problems(r, EAB) if "ACMEEAB" in l.split(" -- ", 1)[1]]
     assert eab, r.stdout
     assert wrong not in r.stdout + r.stderr
+
+    # The CA requires EAB, and ACMEEAB none is configured.
+    r = _check(a, NOEAB)
+    assert r.returncode == 1, r
+    assert any("requires External Account Binding and no ACMEEAB is configured -- "
+               "set 'ACMEEAB KID file:PATH'" in l for l in _problems(r, NOEAB)), r.stdout
 
     # Without NAME every domain is checked; an unknown NAME is exit 3.
     r = _check(a)
