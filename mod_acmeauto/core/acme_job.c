@@ -600,3 +600,25 @@ out:
     }
     return rv;
 }
+
+apr_status_t acme_job_account(acme_client_t **client, acme_error_t **err,
+                              apr_pool_t *p, const acme_domain_spec_t *d,
+                              const acme_store_t *store,
+                              const acme_job_env_t *env)
+{
+    job_t job = { p, d, store, env, NULL, NULL };
+    apr_status_t rv;
+
+    if ((rv = job_init(&job, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = setup_account(&job)) != APR_SUCCESS) {
+        *err = job.client->error ? job.client->error
+             : acme_error_make(p, rv, ACME_FAIL_TRANSIENT,
+                               "setting up the account", "unexpected failure",
+                               NULL);
+        return rv;
+    }
+    *client = job.client;
+    return APR_SUCCESS;
+}

@@ -60,4 +60,13 @@ apr_status_t acme_job_ari(acme_ari_t *ari, acme_error_t **err, apr_pool_t *p,
 /* Directory name of the account for a CA URL under accounts/. In p. */
 const char *acme_job_account_id(apr_pool_t *p, const char *server_url);
 
+/* The client for d->server_url with the account the job uses: loaded
+ * from the store, or registered exactly as the job would (EAB, terms,
+ * written to the store at once). For the acmeauto command's check. On
+ * failure *err says why (in p). *client lives in p. */
+apr_status_t acme_job_account(acme_client_t **client, acme_error_t **err,
+                              apr_pool_t *p, const acme_domain_spec_t *d,
+                              const acme_store_t *store,
+                              const acme_job_env_t *env);
+
 #endif
