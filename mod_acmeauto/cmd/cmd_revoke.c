@@ -545,8 +545,9 @@ static int revoke_domain(ax_ctx_t *ctx, const revoke_args_t *a)
         return AX_FAILED;
     }
     if (!n) {
-        ax_error("%s has no live %s certificate", d->name,
-                 a->key_type ? acme_key_type_name(a->key_type) : "");
+        ax_error("%s has no live %s%scertificate", d->name,
+                 a->key_type ? acme_key_type_name(a->key_type) : "",
+                 a->key_type ? " " : "");
         return AX_FAILED;
     }
     memset(&job, 0, sizeof(job));
