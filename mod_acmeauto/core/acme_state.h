@@ -49,7 +49,7 @@
 #define ACME_STATE_TEXT_MAX 1024
 #define ACME_STATE_ID_MAX 4096
 
-/* What the job tells ACMENotifyCmd about; the names are both the
+/* What ACMENotifyCmd is told about; the names are both the
  * program's argument and the members of "notified". */
 typedef enum {
     ACME_EV_ISSUED = 0,
@@ -57,6 +57,7 @@ typedef enum {
     ACME_EV_INSTALLED,
     ACME_EV_ERRORED,
     ACME_EV_EXPIRING,
+    ACME_EV_REVOKED,          /* acmeauto revoke; the job never sends it */
     ACME_EV_COUNT
 } acme_event_e;
 

@@ -23,5 +23,6 @@ Suite *job_suite(void);
 Suite *state_suite(void);
 Suite *conf_suite(void);
 Suite *probe_suite(void);
+Suite *revoke_suite(void);
 
 #endif
