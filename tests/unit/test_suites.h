@@ -22,5 +22,6 @@ Suite *bounded_suite(void);
 Suite *job_suite(void);
 Suite *state_suite(void);
 Suite *conf_suite(void);
+Suite *view_suite(void);
 
 #endif
