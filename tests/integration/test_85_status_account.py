@@ -205,7 +205,7 @@ def test_status_held_back(apache, pebble):
     name = "held.t85.test"
     # a window longer than the lifetime: the renewal follows at once
     a = apache(account_conf("kid-1", pebble.eab["kid-1"])
-               + "ACMERenewWindow 4000d\nACMEActivationDelay 1h\nACMERetryDelay 1s\n"
+               + "ACMERenewWindow 3000d\nACMEActivationDelay 1h\nACMERetryDelay 1s\n"
                + STATUS_CONF + "ACMEDomain %s\n" % name + vhosts(name))
     a.start()
     first = a.wait_cert(name, timeout=TIMEOUT)
