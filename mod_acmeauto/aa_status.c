@@ -109,8 +109,8 @@ static const char *renew_text(request_rec *r, const acme_view_t *v)
     if (!v->renew_from) {
         return "";
     }
-    return apr_pstrcat(r->pool, esc(r, acme_view_time(r->pool, v->renew_at)), " (",
-                       v->renew_from, ")", NULL);
+    return apr_pstrcat(r->pool, esc(r, acme_view_time(r->pool, v->renew_at)),
+                       " (", v->renew_from, ")", NULL);
 }
 
 static const char *wait_text(request_rec *r, const acme_view_t *v)
@@ -187,7 +187,8 @@ static int matches(const aa_domain_t *d, const char *name)
 static apr_array_header_t *views_for(request_rec *r, const aa_global_t *g,
                                      const char *name)
 {
-    apr_array_header_t *views = apr_array_make(r->pool, 8, sizeof(acme_view_t));
+    apr_array_header_t *views = apr_array_make(r->pool, 8,
+                                               sizeof(acme_view_t));
     apr_time_t now = apr_time_now();
     const aa_domain_t *d;
     int i;
@@ -210,7 +211,7 @@ static int send_json(request_rec *r, const apr_array_header_t *views,
     acme_json_pool_own(r->pool, all);
     for (i = 0; i < views->nelts; i++) {
         json_array_append_new(all, acme_view_to_json(r->pool,
-                                             &APR_ARRAY_IDX(views, i, acme_view_t)));
+            &APR_ARRAY_IDX(views, i, acme_view_t)));
     }
     ap_set_content_type(r, "application/json");
     ap_rputs(acme_json_dump(r->pool, one ? json_array_get(all, 0)

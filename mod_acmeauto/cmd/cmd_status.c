@@ -214,11 +214,10 @@ static void assess_live(acme_view_t *v, apr_pool_t *p, const areas_t *a,
     acme_view_live_done(v, complete);
 }
 
-/* staging/<key>/staged.json against the parent's verdict and its start:
- * judged (installed or rejected) is nothing to wait for; staged after
- * the parent started, it waits for a restart; staged before, while a
- * certificate was live and within ACMEActivationDelay, the parent held
- * it back; otherwise it could not be installed and waits too. */
+/* staging/<key>/staged.json against the parent's verdict: judged
+ * (installed or rejected), nothing waits; otherwise acme_view_staged
+ * tells held back from waiting for a restart by the parent's start
+ * (config.json's "written"). */
 static void assess_staged(acme_view_t *v, ax_ctx_t *ctx, apr_pool_t *p,
                           const areas_t *a, const acme_conf_domain_t *d,
                           apr_time_t now)
@@ -230,7 +229,6 @@ static void assess_staged(acme_view_t *v, ax_ctx_t *ctx, apr_pool_t *p,
                             acme_store_domain_file(p, d->key), NULL, 0,
                             ACME_STORE_META_MAX, p);
     acme_handoff_t h;
-    apr_time_t staged;
     json_t *j;
 
     if (!meta) {
@@ -241,15 +239,13 @@ static void assess_staged(acme_view_t *v, ax_ctx_t *ctx, apr_pool_t *p,
         return;
     }
     j = acme_json_parse(p, meta, len);
-    staged = acme_time_clamp(acme_time_from_stored(
-        json_integer_value(json_object_get(j, "staged"))), 0, now);
-    if (j && staged <= ctx->conf->written && v->is_live
-        && d->activation_delay > 0
-        && acme_time_add(staged, d->activation_delay) > ctx->conf->written) {
-        v->held_until = acme_time_add(staged, d->activation_delay);
+    if (!j) {
+        v->staged_unseen = 1;    /* the parent rejects it at its restart */
         return;
     }
-    v->staged_unseen = 1;
+    acme_view_staged(v, acme_time_from_stored(json_integer_value(
+                         json_object_get(j, "staged"))),
+                     ctx->conf->written, d->activation_delay, now);
 }
 
 /* state/<key>.json under the fingerprint the job keeps it (config.json
@@ -407,16 +403,17 @@ static void print_one(apr_pool_t *p, const acme_view_t *v,
                          v->renew_from, ")", NULL));
     printf("expiring:        %s\n", v->expiring ? "yes" : "no");
     printf("restart pending: %s\n", v->restart_pending ? "yes" : "no");
-    printf("held until:      %s\n", or_dash(acme_view_time(p,
-                                                           v->held_until)));
+    printf("held until:      %s\n",
+           or_dash(acme_view_time(p, v->held_until)));
     printf("failures:        %d\n", v->st.failures);
-    printf("next attempt:    %s\n", or_dash(acme_view_time(p,
-                                                           v->st.next_attempt)));
+    printf("next attempt:    %s\n",
+           or_dash(acme_view_time(p, v->st.next_attempt)));
     if (e) {
+        apr_time_t at = apr_time_from_sec(json_integer_value(
+            json_object_get(e, "at")));
+
         printf("last error:      %s\n", error_long(p, e));
-        printf("  at:            %s\n", or_dash(acme_view_time(p,
-               apr_time_from_sec(json_integer_value(json_object_get(e,
-                                                                    "at"))))));
+        printf("  at:            %s\n", or_dash(acme_view_time(p, at)));
         if (acme_json_str(e, "hint")) {
             printf("  what to do:    %s\n", acme_json_str(e, "hint"));
         }

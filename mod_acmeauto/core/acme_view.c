@@ -47,6 +47,24 @@ void acme_view_compute(acme_view_t *v, apr_time_t now)
     }
 }
 
+void acme_view_staged(acme_view_t *v, apr_time_t staged,
+                      apr_time_t parent_start, apr_interval_time_t delay,
+                      apr_time_t now)
+{
+    apr_time_t release;
+
+    staged = acme_time_clamp(staged, 0, now);
+    release = acme_time_add(staged, delay);
+    if (staged <= parent_start && v->is_live && delay > 0
+        && release > parent_start) {
+        v->held_until = release;
+        v->staged_unseen = 0;
+        return;
+    }
+    v->held_until = 0;
+    v->staged_unseen = 1;
+}
+
 /* --- JSON ------------------------------------------------------------ */
 
 const char *acme_view_time(apr_pool_t *p, apr_time_t t)

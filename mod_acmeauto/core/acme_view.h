@@ -71,6 +71,19 @@ const char *acme_view_time(apr_pool_t *p, apr_time_t t);
 /* "rsa2048 ec256": the key types being served. In p. */
 const char *acme_view_types(apr_pool_t *p, const acme_view_t *v);
 
+/* A staged set the parent has not judged (installed or rejected), seen
+ * from outside the parent, which keeps in memory what it held back:
+ * staged at `staged` (a stored time, clamped to [0, now]), the parent
+ * started at `parent_start`. Staged after that start, the parent has
+ * not looked at it: it waits for a restart. Staged before, while a
+ * certificate was live and ACMEActivationDelay `delay` had not run out
+ * at that start, the parent held it back until staged + delay (as
+ * activation computes it). Otherwise the parent could not install it,
+ * and it waits for a restart too. Call after the live inputs. */
+void acme_view_staged(acme_view_t *v, apr_time_t staged,
+                      apr_time_t parent_start, apr_interval_time_t delay,
+                      apr_time_t now);
+
 /* --- what is live ---------------------------------------------------- */
 
 /* Starts the live inputs afresh (nothing live). */

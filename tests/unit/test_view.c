@@ -154,6 +154,38 @@ START_TEST(test_held_back)
 }
 END_TEST
 
+START_TEST(test_staged)
+{
+    acme_view_t v = live_view();
+    apr_time_t start = NOW - 10 * apr_time_from_sec(60);
+
+    /* staged before the parent started, within the delay: held */
+    acme_view_staged(&v, start - 60 * apr_time_from_sec(1), start, HOUR,
+                     NOW);
+    ck_assert(v.held_until == start - apr_time_from_sec(60) + HOUR);
+    ck_assert_int_eq(v.staged_unseen, 0);
+    acme_view_compute(&v, NOW);
+    ck_assert_str_eq(v.state, "held back");
+    /* staged after it started: the parent has not seen it */
+    acme_view_staged(&v, start + 1, start, HOUR, NOW);
+    ck_assert_int_eq(v.staged_unseen, 1);
+    ck_assert(v.held_until == 0);
+    /* the delay had run out at the start, or none is set, or nothing
+     * was live: the parent could not install it */
+    acme_view_staged(&v, start - 2 * HOUR, start, HOUR, NOW);
+    ck_assert_int_eq(v.staged_unseen, 1);
+    acme_view_staged(&v, start - 60, start, 0, NOW);
+    ck_assert_int_eq(v.staged_unseen, 1);
+    v.is_live = 0;
+    acme_view_staged(&v, start - 60, start, HOUR, NOW);
+    ck_assert_int_eq(v.staged_unseen, 1);
+    /* a staging time in the future counts as now: after the start */
+    v = live_view();
+    acme_view_staged(&v, NOW + 24 * HOUR, start, HOUR, NOW);
+    ck_assert_int_eq(v.staged_unseen, 1);
+}
+END_TEST
+
 START_TEST(test_expiring)
 {
     acme_view_t v = live_view();
@@ -330,6 +362,7 @@ Suite *view_suite(void)
     tcase_add_test(tc, test_ari_wins_over_window);
     tcase_add_test(tc, test_pending_and_errored);
     tcase_add_test(tc, test_held_back);
+    tcase_add_test(tc, test_staged);
     tcase_add_test(tc, test_expiring);
     tcase_add_test(tc, test_json);
     tcase_add_test(tc, test_json_nothing_live);
