@@ -23,5 +23,6 @@ Suite *job_suite(void);
 Suite *state_suite(void);
 Suite *conf_suite(void);
 Suite *view_suite(void);
+Suite *account_suite(void);
 
 #endif
