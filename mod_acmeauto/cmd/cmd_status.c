@@ -365,11 +365,12 @@ static void print_table(apr_pool_t *p, const apr_array_header_t *views)
     for (i = 0; i < views->nelts; i++) {
         const acme_view_t *v = &APR_ARRAY_IDX(views, i, acme_view_t);
         const char *types = acme_view_types(p, v);
+        const char *error = error_short(p, v->st.last_error);
 
-        printf("%-*s  %-9s  %-15s  %-16s  %-24s  %s\n", w, v->name,
+        printf("%-*s  %-9s  %-15s  %-16s  %-*s%s%s\n", w, v->name,
                v->state, *types ? types : "-",
-               short_time(p, v->cert_not_after), renew_text(p, v),
-               error_short(p, v->st.last_error));
+               short_time(p, v->cert_not_after), *error ? 24 : 0,
+               renew_text(p, v), *error ? "  " : "", error);
     }
 }
 
