@@ -6,6 +6,7 @@
 #include <http_log.h>
 #include <unixd.h>
 #include "aa_store.h"
+#include "aa_watchdog.h"
 #include "acme_conf.h"
 #include "acme_json.h"
 
@@ -34,6 +35,7 @@ static acme_conf_domain_t *conf_domain(apr_pool_t *p, const aa_domain_t *d)
     c->renew_left = d->renew_left;
     c->notify_cmd = d->notify_cmd;
     c->defined_at = d->defined_at;
+    c->state_config = aa_state_fingerprint(p, d);
     return c;
 }
 

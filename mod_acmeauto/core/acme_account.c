@@ -115,3 +115,56 @@ apr_status_t acme_account_register(acme_client_t *c, apr_pool_t *p,
     }
     return take_account_url(c, resp, activity);
 }
+
+/* The account object of a 2xx answer, or a failure. */
+static apr_status_t take_account(json_t **acct, acme_client_t *c,
+                                 json_t *doc, const char *activity)
+{
+    if (!json_is_object(doc)) {
+        *acct = NULL;
+        return acme_client_fail(c, APR_EGENERAL, ACME_FAIL_TRANSIENT,
+                                activity, "the CA answered without an "
+                                "account object", NULL);
+    }
+    *acct = doc;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_account_get(json_t **acct, acme_client_t *c,
+                              apr_pool_t *p)
+{
+    const char *activity = apr_psprintf(c->pool, "reading the account %s",
+                                        c->account_url ? c->account_url
+                                                       : "(none)");
+    acme_http_response_t *resp;
+    json_t *doc = NULL;
+    apr_status_t rv;
+
+    *acct = NULL;
+    rv = acme_post(c, &resp, &doc, p, c->account_url, NULL, activity);
+    return rv != APR_SUCCESS ? rv : take_account(acct, c, doc, activity);
+}
+
+apr_status_t acme_account_update_contact(json_t **acct, acme_client_t *c,
+                                         apr_pool_t *p,
+                                         const apr_array_header_t *contacts)
+{
+    const char *activity = apr_psprintf(c->pool, "updating the contact of "
+                                        "the account %s", c->account_url
+                                        ? c->account_url : "(none)");
+    json_t *payload = acme_json_pool_own(p, json_object());
+    json_t *list = json_array();
+    acme_http_response_t *resp;
+    json_t *doc = NULL;
+    apr_status_t rv;
+    int i;
+
+    *acct = NULL;
+    for (i = 0; contacts && i < contacts->nelts; i++) {
+        json_array_append_new(list, json_string(
+            APR_ARRAY_IDX(contacts, i, const char *)));
+    }
+    json_object_set_new(payload, "contact", list);
+    rv = acme_post(c, &resp, &doc, p, c->account_url, payload, activity);
+    return rv != APR_SUCCESS ? rv : take_account(acct, c, doc, activity);
+}

@@ -94,6 +94,17 @@ apr_status_t acme_account_register(acme_client_t *c, apr_pool_t *p,
                                    const unsigned char *eab_hmac,
                                    apr_size_t eab_hmac_len);
 
+/* The account at c->account_url as the CA has it (POST-as-GET, RFC 8555
+ * §7.3): status, contact, orders... *acct owned by p. */
+apr_status_t acme_account_get(json_t **acct, acme_client_t *c,
+                              apr_pool_t *p);
+
+/* Replaces the account's contact URLs (RFC 8555 §7.3.2; an empty list
+ * removes them); *acct is the account as the CA answers. In p. */
+apr_status_t acme_account_update_contact(json_t **acct, acme_client_t *c,
+                                         apr_pool_t *p,
+                                         const apr_array_header_t *contacts);
+
 /* replaces: the ARI certificate ID of the certificate this order renews
  * (RFC 9773 §5), or NULL. */
 apr_status_t acme_order_new(acme_order_t **order, acme_client_t *c,

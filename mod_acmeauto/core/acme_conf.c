@@ -39,7 +39,7 @@ static json_int_t secs(apr_interval_time_t t)
 static json_t *domain_to_json(const acme_conf_domain_t *d)
 {
     json_t *j = json_pack("{s:s,s:s,s:s?,s:s?,s:b,s:b,s:s?,s:s?,s:b,s:I,"
-                          "s:I,s:i,s:I,s:s?}",
+                          "s:I,s:i,s:I,s:s?,s:s?}",
                           "key", d->key, "name", d->name,
                           "eab_kid", d->eab_kid, "eab_file", d->eab_file,
                           "eab_inline", d->eab_inline,
@@ -50,7 +50,8 @@ static json_t *domain_to_json(const acme_conf_domain_t *d)
                           "retry_delay", secs(d->retry_delay),
                           "renew_pct", d->renew_pct,
                           "renew_left", secs(d->renew_left),
-                          "defined_at", d->defined_at);
+                          "defined_at", d->defined_at,
+                          "state_config", d->state_config);
 
     if (j) {
         json_object_set_new(j, "names", str_array(d->names));
@@ -217,6 +218,7 @@ static acme_conf_domain_t *domain_from_json(reader_t *r, const json_t *j)
     d->renew_left = get_secs(r, j, "renew_left");
     d->notify_cmd = get_strs(r, j, "notify_cmd", 1);
     d->defined_at = get_str(r, j, "defined_at", 0);
+    d->state_config = get_str(r, j, "state_config", 0);
     if (!r->why && (!d->names->nelts || !d->key_types->nelts
                     || !d->servers->nelts)) {
         r->why = apr_psprintf(r->p, "domain %s has no names, key types or "

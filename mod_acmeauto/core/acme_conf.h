@@ -19,7 +19,11 @@
  *                 "tos_url": STR|null, "ca_file": STR|null,
  *                 "auto_restart": BOOL, "activation_delay": SEC,
  *                 "retry_delay": SEC, "renew_pct": N, "renew_left": SEC,
- *                 "notify_cmd": [..]|null, "defined_at": STR}, ...]}  */
+ *                 "notify_cmd": [..]|null, "defined_at": STR,
+ *                 "state_config": STR}, ...]}
+ * state_config is the fingerprint the job keeps state/<key>.json under
+ * (a hash; it covers the EAB HMAC only as a digest), so the command
+ * reads the job's state as the job does; absent from older files. */
 #ifndef ACME_CONF_H
 #define ACME_CONF_H
 
@@ -52,6 +56,8 @@ typedef struct {
     apr_interval_time_t renew_left;
     apr_array_header_t *notify_cmd;  /* argv, or NULL */
     const char *defined_at;          /* "file:line" */
+    const char *state_config;        /* the job's state fingerprint, or
+                                      * NULL (an older config.json) */
 } acme_conf_domain_t;
 
 typedef struct {

@@ -51,6 +51,7 @@ static acme_conf_t *sample(void)
     d->renew_pct = 33;
     d->notify_cmd = strs("/bin/notify", "--x");
     d->defined_at = "/etc/apache2/sites/a.conf:3";
+    d->state_config = "0123abcd";
     return c;
 }
 
@@ -103,6 +104,7 @@ START_TEST(round_trip_keeps_every_value)
     ck_assert_int_eq(d->renew_left, 0);
     ck_assert_int_eq(d->notify_cmd->nelts, 2);
     ck_assert_str_eq(d->defined_at, "/etc/apache2/sites/a.conf:3");
+    ck_assert_str_eq(d->state_config, "0123abcd");
     ck_assert_ptr_eq(acme_conf_find(out, "A.TEST"), d);
     ck_assert_ptr_eq(acme_conf_find(out, "b.test"), d);
     ck_assert_ptr_null(acme_conf_find(out, "c.test"));

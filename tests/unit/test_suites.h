@@ -24,5 +24,7 @@ Suite *state_suite(void);
 Suite *conf_suite(void);
 Suite *probe_suite(void);
 Suite *revoke_suite(void);
+Suite *view_suite(void);
+Suite *account_suite(void);
 
 #endif
