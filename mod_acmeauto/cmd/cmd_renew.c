@@ -54,7 +54,10 @@ typedef struct {
     const acme_conf_domain_t *d;
     acme_domain_spec_t spec;
     apr_interval_time_t lock_wait;
-    apr_time_t since;         /* when the command started */
+    /* The staged set there was when the command started (judged, else it
+     * would be waited for), "" if none: one that is there later is the
+     * job's, made while we waited for the lock. */
+    char seen[REF_MAX];
     int ref_fd;               /* the staged set's name goes back here */
 } renew_baton_t;
 
@@ -303,8 +306,8 @@ static void note_success(ax_ctx_t *ctx, const renew_baton_t *b,
 }
 
 /* Under the lock. A set not judged yet is a renewal already made, and
- * so is one the job made while we waited for the lock (judged or not):
- * take it. An older judged set is the job's to clean up, but the job may
+ * so is one the job made while we waited for the lock (judged or not;
+ * any other than the one seen at the start): take it. An older judged set is the job's to clean up, but the job may
  * not come round before we order, and a chain left there would be taken
  * up again by the core (it is kept to survive a crash): remove it as the
  * job does. Else order. The staged set's name goes to b->ref_fd. */
@@ -326,7 +329,7 @@ static int renew_as_user(ax_ctx_t *ctx, void *baton)
     apr_pool_create(&p, ctx->pool);
     if (staged_set(&ref, ctx, d, p)) {
         if (!verdict_for(&h, ctx, d, ref.digest, p)
-            || apr_time_sec(ref.made) >= apr_time_sec(b->since)) {
+            || strcmp(ref.digest, b->seen)) {
             ax_info(ctx, "%s: the background job made a new certificate at "
                     "%s; taking that one", d->name, time_str(p, ref.made));
             goto done;
@@ -560,7 +563,6 @@ static int due(const acme_conf_domain_t *d, const live_t *lv, const acme_state_t
 static int renew(ax_ctx_t *ctx, const acme_conf_domain_t *d, int force,
                  apr_interval_time_t wait, int no_wait)
 {
-    apr_time_t since = apr_time_now();
     apr_pool_t *p = ctx->pool;
     renew_baton_t b;
     staged_ref_t ref;
@@ -574,15 +576,19 @@ static int renew(ax_ctx_t *ctx, const acme_conf_domain_t *d, int force,
     read_state(&st, ctx, d, lv.ids, p);
     /* A set already staged and not judged is a renewal under way: wait
      * for it whatever the window says. */
-    pending = staged_set(&ref, ctx, d, p)
-              && !verdict_for(&h, ctx, d, ref.digest, p);
+    memset(&b, 0, sizeof(b));
+    if (staged_set(&ref, ctx, d, p)) {
+        pending = !verdict_for(&h, ctx, d, ref.digest, p);
+        memcpy(b.seen, ref.digest, sizeof(b.seen));
+    }
+    else {
+        pending = 0;
+    }
     if (!pending && (rc = due(d, &lv, &st, force, p)) <= 0) {
         return rc == 0 ? AX_OK : AX_CONFIG;
     }
-    memset(&b, 0, sizeof(b));
     b.d = d;
     b.lock_wait = wait;
-    b.since = since;
     /* As root, before dropping privileges: an ACMEEAB file: is root's. */
     b.spec = ax_spec(ctx, d, issuing_server(d, st.server), 1);
     /* RFC 9773 §5, as the job does: a renewal names what it replaces
