@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <pthread.h>
-#include <spawn.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <apr_strings.h>
@@ -80,8 +82,6 @@ typedef struct {
     /* `<the server's own command line> -t`, prepared at start: NULL when
      * it cannot be had (the restart then goes ahead unchecked). */
     char **test_argv;
-    posix_spawn_file_actions_t test_io;
-    posix_spawnattr_t test_attr;
 } watcher_t;
 
 /* Has the job's hint changed since we last acted on one? A hint that is
@@ -192,42 +192,86 @@ static apr_time_t next_due(const watcher_t *w, apr_time_t now)
     return due;
 }
 
+/* A process like fork()'s child; with CLONE_PARENT a sibling of ours.
+ * Raw clone: no fork handlers run (other threads may hold their locks),
+ * and the child only makes syscalls before execve or _exit. */
+static pid_t raw_fork(int sibling)
+{
+    return (pid_t)syscall(SYS_clone, (sibling ? CLONE_PARENT : 0) | SIGCHLD,
+                          NULL, NULL, NULL, NULL);
+}
+
+/* In the sibling: run `argv -t` as its child, with output to /dev/null,
+ * default signals and at most CONFIGTEST_TIMEOUT (alarm survives
+ * execve), and write its exit status as one byte to fd. */
+static void configtest_sibling(char *const *argv, int fd)
+{
+    unsigned char code = 255;
+    sigset_t none;
+    pid_t pid;
+    int st, null;
+
+    sigemptyset(&none);
+    if ((pid = raw_fork(0)) == 0) {
+        null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        alarm((unsigned)apr_time_sec(CONFIGTEST_TIMEOUT));
+        execve(argv[0], argv, environ);
+        _exit(127);
+    }
+    if (pid > 0 && waitpid(pid, &st, 0) == pid) {
+        code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    if (write(fd, &code, 1) != 1) {
+        _exit(1);
+    }
+    _exit(0);
+}
+
 /* Does the configuration on disk pass `apache2 -t`, run with the
  * arguments this server was started with? A graceful restart re-reads it
  * without the check that apache2ctl and systemctl run first, and a
- * half-finished edit would make the parent exit. 1 when it cannot be
- * checked at all (logged), as a restart by hand would go ahead too. */
+ * half-finished edit would make the parent exit. *code: its exit status
+ * (-1: no answer in time). 1 when it cannot be checked at all (logged),
+ * as a restart by hand would go ahead too.
+ *
+ * The test runs under a sibling of this process, not a child: httpd's
+ * MPM reaps every child of the parent it does not know ("long lost child
+ * came home"), and would take the exit status from us. The sibling's
+ * parent (init, systemd) reaps it. */
 static int configtest_passes(watcher_t *w, int *code)
 {
-    apr_time_t until = apr_time_now() + CONFIGTEST_TIMEOUT;
+    struct pollfd pfd;
+    unsigned char byte;
+    int fds[2], rv;
     pid_t pid;
-    int status, rv;
 
     *code = -1;
     if (!w->test_argv) {
         return 1;
     }
-    rv = posix_spawn(&pid, w->test_argv[0], &w->test_io, &w->test_attr,
-                     w->test_argv, environ);
-    if (rv != 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, w->s, AA_LOGNO(00316)
+    if (pipe2(fds, O_CLOEXEC) != 0 || (pid = raw_fork(1)) < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, w->s, AA_LOGNO(00316)
                      "cannot run %s -t to check the configuration before "
                      "restarting; restarting unchecked", w->test_argv[0]);
         return 1;
     }
-    while ((rv = waitpid(pid, &status, WNOHANG)) == 0
-           && apr_time_now() < until && !w->stop) {
-        usleep(20 * 1000);
+    if (pid == 0) {
+        close(fds[0]);
+        configtest_sibling(w->test_argv, fds[1]);
     }
-    if (rv == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        return 0;    /* a configuration that hangs the test hangs httpd */
+    close(fds[1]);
+    pfd.fd = fds[0];
+    pfd.events = POLLIN;
+    /* The alarm ends the test; a little more for the sibling to say so. */
+    rv = poll(&pfd, 1, (int)apr_time_msec(CONFIGTEST_TIMEOUT) + 5000);
+    if (rv == 1 && read(fds[0], &byte, 1) == 1) {
+        *code = byte;
     }
-    if (rv < 0) {
-        return 1;
-    }
-    *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    close(fds[0]);
     return *code == 0;
 }
 
@@ -303,10 +347,6 @@ static apr_status_t watcher_stop(void *data)
         w->stop = 1;
         apr_thread_join(&rv, w->thread);
         w->thread = NULL;
-        if (w->test_argv) {
-            posix_spawn_file_actions_destroy(&w->test_io);
-            posix_spawnattr_destroy(&w->test_attr);
-        }
         apr_pool_destroy(w->pool);
     }
     return APR_SUCCESS;
@@ -326,13 +366,12 @@ static limiter_t *process_limiter(server_rec *s)
 }
 
 /* `argv... -t` from /proc/self/cmdline, without `-k start` (a control
- * action, not a setting); output to /dev/null, default signals. */
+ * action, not a setting). */
 static void prepare_configtest(watcher_t *w)
 {
     char *buf = apr_palloc(w->pool, CMDLINE_MAX), *arg;
     apr_array_header_t *argv = apr_array_make(w->pool, 16, sizeof(char *));
     ssize_t n = 0, got;
-    sigset_t none;
     int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
@@ -356,21 +395,6 @@ static void prepare_configtest(watcher_t *w)
     }
     APR_ARRAY_PUSH(argv, char *) = "-t";
     APR_ARRAY_PUSH(argv, char *) = NULL;
-    sigemptyset(&none);
-    if (posix_spawn_file_actions_init(&w->test_io) != 0) {
-        return;
-    }
-    if (posix_spawn_file_actions_addopen(&w->test_io, 1, "/dev/null",
-                                         O_WRONLY, 0) != 0
-        || posix_spawn_file_actions_adddup2(&w->test_io, 1, 2) != 0
-        || posix_spawnattr_init(&w->test_attr) != 0) {
-        posix_spawn_file_actions_destroy(&w->test_io);
-        return;
-    }
-    posix_spawnattr_setsigmask(&w->test_attr, &none);
-    posix_spawnattr_setflags(&w->test_attr, POSIX_SPAWN_SETSIGMASK
-                             | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setsigdefault(&w->test_attr, &none);
     w->test_argv = (char **)argv->elts;
 }
 

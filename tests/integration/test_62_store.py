@@ -120,6 +120,7 @@ def test_read_only_store_at_start_and_graceful_restart(ro_mount, apache, pebble)
     assert not a.log_lines(r"AA00101|AA00106|AA00111", since=mark)
 
 
+@pytest.mark.log_allow(r"AA00117: cannot write \S+/handoff/config\.json")
 def test_store_turns_read_only_under_a_live_certificate(ro_mount, apache, pebble):
     """A running server with a live certificate whose store becomes
     read-only (a remount, a full or failing disk) survives graceful restarts
@@ -179,7 +180,8 @@ def test_store_below_a_regular_file(apache, pebble):
     assert not unexpected, "\n".join(unexpected)
 
 
-@pytest.mark.log_allow(r"AA00105: rostaged\.t62\.test: could not write")
+@pytest.mark.log_allow(r"AA00105: rostaged\.t62\.test: could not write",
+                       r"AA00117: cannot write \S+/handoff/config\.json")
 def test_read_only_store_with_a_staged_certificate(ro_mount, apache, pebble):
     """A new certificate is staged (ACMEAutoRestart off) when the store turns
     read-only: the graceful restart cannot install it, says so, and the live
@@ -208,7 +210,8 @@ def test_read_only_store_with_a_staged_certificate(ro_mount, apache, pebble):
     assert served.serial == first.serial, served.summary()
     assert a.get("/", name, https=True).status == 200
     assert {f: read_text(os.path.join(live, f)) for f in os.listdir(live)} == before
-    unexpected = _unexpected(a, [r"AA00105: %s: could not write" % re.escape(name)])
+    unexpected = _unexpected(a, [r"AA00105: %s: could not write" % re.escape(name),
+                                 r"AA00117: cannot write \S+/handoff/config\.json"])
     assert not unexpected, "\n".join(unexpected)
     ro_mount.undo(a.store_dir)
     mark = a.graceful(timeout=20)
