@@ -104,13 +104,24 @@ static const char *error_text(request_rec *r, const json_t *e)
         esc(r, acme_json_str(e, "hint")), NULL);
 }
 
+/* A time the browser may wrap after its "T" (<wbr> adds no text, so the
+ * cell still reads as the JSON's value): four time columns then fit. */
+static const char *time_html(request_rec *r, apr_time_t t)
+{
+    const char *s = esc(r, acme_view_time(r->pool, t));
+    const char *tee = s ? strchr(s, 'T') : NULL;
+
+    return tee ? apr_pstrcat(r->pool, apr_pstrndup(r->pool, s, tee - s + 1),
+                             "<wbr>", tee + 1, NULL) : "";
+}
+
 static const char *renew_text(request_rec *r, const acme_view_t *v)
 {
     if (!v->renew_from) {
         return "";
     }
-    return apr_pstrcat(r->pool, esc(r, acme_view_time(r->pool, v->renew_at)),
-                       " (", v->renew_from, ")", NULL);
+    return apr_pstrcat(r->pool, time_html(r, v->renew_at), " (",
+                       v->renew_from, ")", NULL);
 }
 
 static const char *wait_text(request_rec *r, const acme_view_t *v)
@@ -120,40 +131,97 @@ static const char *wait_text(request_rec *r, const acme_view_t *v)
     }
     if (!strcmp(v->state, "held back")) {
         return apr_pstrcat(r->pool, "held back until ",
-                           acme_view_time(r->pool, v->held_until), NULL);
+                           esc(r, acme_view_time(r->pool, v->held_until)),
+                           NULL);
     }
     return "";
 }
 
+/* The store key only where it is not the first name (a hover text). */
+static const char *key_title(request_rec *r, const acme_view_t *v)
+{
+    const char *first = v->names->nelts
+        ? APR_ARRAY_IDX(v->names, 0, const char *) : "";
+
+    return v->key && strcmp(v->key, first)
+        ? apr_pstrcat(r->pool, " title=\"store key: ", esc(r, v->key), "\"",
+                      NULL) : "";
+}
+
 static void html_row(request_rec *r, const acme_view_t *v)
 {
-    ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-        "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-        "<td>%d</td><td>%s</td><td>%s</td></tr>\n",
-        esc(r, acme_str_join(r->pool, v->names, " ")), esc(r, v->key),
+    ap_rprintf(r, "<tr class=\"%s\"><td%s>%s</td><td class=\"w\">%s</td>"
+        "<td class=\"k\">%s</td><td class=\"x\">%s</td><td>%s</td>"
+        "<td class=\"t\">%s</td><td class=\"t\">%s</td>"
+        "<td class=\"t\">%s</td><td class=\"t\">%s</td>"
+        "<td class=\"w\">%d</td><td>%s</td><td>%s</td></tr>\n",
+        strcmp(v->state, "held back") ? v->state : "held",
+        key_title(r, v), esc(r, acme_str_join(r->pool, v->names, " ")),
         esc(r, v->state), esc(r, acme_view_types(r->pool, v)),
         esc(r, v->cert_serial), esc(r, v->cert_issuer),
-        esc(r, acme_view_time(r->pool, v->cert_not_before)),
-        esc(r, acme_view_time(r->pool, v->cert_not_after)),
-        renew_text(r, v), esc(r, acme_view_time(r->pool, v->st.next_attempt)),
-        v->st.failures, error_text(r, v->st.last_error),
-        esc(r, wait_text(r, v)));
+        time_html(r, v->cert_not_before), time_html(r, v->cert_not_after),
+        renew_text(r, v), time_html(r, v->st.next_attempt),
+        v->st.failures, error_text(r, v->st.last_error), wait_text(r, v));
+}
+
+/* What needs the administrator first: errors, then what waits, then the
+ * rest, each in configuration order. */
+static int urgency(const acme_view_t *v)
+{
+    static const char *const order[] = { "errored", "held back", "renewing",
+                                         "pending", NULL };
+    int i;
+
+    for (i = 0; order[i] && strcmp(v->state, order[i]); i++) {
+    }
+    return v->expiring && i > 1 ? 1 : i;
 }
 
 static void html_page(request_rec *r, const apr_array_header_t *views)
 {
-    int i;
+    static const char *const states[] = { "valid", "pending", "renewing",
+                                          "held back", "errored", NULL };
+    int i, k, level;
 
     ap_set_content_type(r, "text/html; charset=utf-8");
     ap_rputs(DOCTYPE_HTML_4_01 "<html><head><title>Managed certificates"
-             "</title></head><body><h1>Managed certificates</h1>\n"
-             "<table border=\"1\"><tr><th>Names</th><th>Store key</th>"
-             "<th>State</th><th>Key types</th><th>Serial</th><th>Issuer</th>"
+             "</title><style>\n"
+             "body{font:13px/1.35 sans-serif;margin:10px}\n"
+             "table{border-collapse:collapse;width:100%}\n"
+             "th,td{border:1px solid #bbb;padding:2px 4px;text-align:left;"
+             "vertical-align:top;overflow-wrap:anywhere}\n"
+             "th{background:#e8e8e8;overflow-wrap:normal}\n"
+             "td.t{overflow-wrap:normal;min-width:5.5em}\n"
+             "td.k{overflow-wrap:normal}\n"
+             "td.w{overflow-wrap:normal;white-space:nowrap}\n"
+             "td.x{font-family:monospace;font-size:12px}\n"
+             "tr.errored td{background:#fde2e2}\n"
+             "tr.held td,tr.renewing td{background:#fff6d5}\n"
+             "tr.pending td{background:#f2f2f2}\n"
+             "</style></head><body><h1>Managed certificates</h1>\n<p>", r);
+    ap_rprintf(r, "%d domains", views->nelts);
+    for (k = 0; states[k]; k++) {
+        int n = 0;
+        for (i = 0; i < views->nelts; i++) {
+            n += !strcmp(APR_ARRAY_IDX(views, i, acme_view_t).state,
+                         states[k]);
+        }
+        if (n) {
+            ap_rprintf(r, ", %d %s", n, states[k]);
+        }
+    }
+    ap_rputs("</p>\n<table><tr><th>Names</th><th>State</th>"
+             "<th>Key types</th><th>Serial</th><th>Issuer</th>"
              "<th>Not before</th><th>Not after</th><th>Renew at</th>"
              "<th>Next attempt</th><th>Failures</th><th>Last error</th>"
              "<th>Activation</th></tr>\n", r);
-    for (i = 0; i < views->nelts; i++) {
-        html_row(r, &APR_ARRAY_IDX(views, i, acme_view_t));
+    for (level = 0; level <= 4; level++) {
+        for (i = 0; i < views->nelts; i++) {
+            const acme_view_t *v = &APR_ARRAY_IDX(views, i, acme_view_t);
+            if (urgency(v) == level) {
+                html_row(r, v);
+            }
+        }
     }
     ap_rputs("</table></body></html>\n", r);
 }
