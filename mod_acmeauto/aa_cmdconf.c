@@ -28,6 +28,7 @@ static acme_conf_domain_t *conf_domain(apr_pool_t *p, const aa_domain_t *d)
     c->tos_agreed = d->spec.tos_agreed;
     c->tos_url = d->spec.tos_url;
     c->ca_file = d->spec.ca_file;
+    c->http_proxy = d->spec.http_proxy;
     c->auto_restart = d->auto_restart;
     c->activation_delay = d->activation_delay;
     c->retry_delay = d->retry_delay;

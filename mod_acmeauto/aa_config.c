@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include <apr_uri.h>
 #include <apr_lib.h>
+#include <apr_user.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -62,6 +63,7 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->activation_delay = add->activation_delay != AA_UNSET
         ? add->activation_delay : base->activation_delay;
     sc->ca_file = add->ca_file ? add->ca_file : base->ca_file;
+    sc->http_proxy = add->http_proxy ? add->http_proxy : base->http_proxy;
     sc->notify_cmd = add->notify_cmd ? add->notify_cmd : base->notify_cmd;
     sc->store_dir = base->store_dir;
     sc->check_interval = base->check_interval;
@@ -183,6 +185,38 @@ static void free_wiped(void *ptr)
     }
 }
 
+/* The EAB key is a secret that only root needs (the parent reads it at
+ * startup, the acmeauto command as root): a file that other users can
+ * read gives the CA account away. Group root may read it. */
+static const char *eab_file_private(cmd_parms *cmd, const char *arg,
+                                    const char *path)
+{
+    apr_finfo_t fi;
+    char *group = NULL;
+
+    if (apr_stat(&fi, path, APR_FINFO_PROT | APR_FINFO_GROUP, cmd->pool)
+        != APR_SUCCESS) {
+        return NULL;    /* the read that follows says why */
+    }
+    if (fi.protection & APR_FPROT_WREAD) {
+        return bad(cmd, arg, apr_psprintf(cmd->pool, "is readable by every "
+                   "user of this machine, and it holds the secret EAB key "
+                   "of your CA account: run 'chmod 600 %s' (and ask the CA "
+                   "for new EAB values if untrusted users may have read "
+                   "it)", path));
+    }
+    if ((fi.protection & APR_FPROT_GREAD) && fi.group != 0) {
+        if (apr_gid_name_get(&group, fi.group, cmd->pool) != APR_SUCCESS) {
+            group = apr_psprintf(cmd->pool, "%ld", (long)fi.group);
+        }
+        return bad(cmd, arg, apr_psprintf(cmd->pool, "is readable by group "
+                   "%s, and it holds the secret EAB key of your CA account: "
+                   "run 'chmod 600 %s' (only root needs to read it)",
+                   group, path));
+    }
+    return NULL;
+}
+
 static const char *eab_from_file(cmd_parms *cmd, aa_srv_conf_t *sc,
                                  const char *arg)
 {
@@ -193,6 +227,9 @@ static const char *eab_from_file(cmd_parms *cmd, aa_srv_conf_t *sc,
     apr_size_t len;
     json_t *j;
 
+    if (path && (err = eab_file_private(cmd, arg, path)) != NULL) {
+        return err;
+    }
     if (!path || acme_store_read(&data, &len, path, EAB_FILE_MAX,
                                  cmd->pool) != APR_SUCCESS) {
         return bad(cmd, arg, "cannot be read");
@@ -267,6 +304,11 @@ static const char *set_domain(cmd_parms *cmd, void *dc, int argc,
     for (i = 0; i < argc; i++) {
         if (!acme_dns_name_normalize(&name, cmd->pool, argv[i])) {
             return bad(cmd, argv[i], "is not a valid DNS name");
+        }
+        if (name[0] == '*') {
+            return bad(cmd, argv[i], "is a wildcard: a wildcard certificate "
+                       "needs the dns-01 challenge, which this version of "
+                       "mod_acmeauto does not have; list the names instead");
         }
         for (j = 0; j < d->names->nelts; j++) {
             if (!strcmp(APR_ARRAY_IDX(d->names, j, const char *), name)) {
@@ -414,14 +456,44 @@ static const char *set_status(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* For a number without unit: the readings that the directive accepts,
+ * "did you mean 12m or 12h?", so the fix is one edit. */
+static const char *unit_hint(apr_pool_t *p, const char *num,
+                             apr_interval_time_t min, apr_interval_time_t max)
+{
+    static const char units[] = "smhd";
+    const char *fits[4];
+    apr_interval_time_t d;
+    int i, n = 0;
+
+    for (i = 0; units[i]; i++) {
+        if (acme_parse_duration(&d, apr_psprintf(p, "%s%c", num, units[i]))
+            == APR_SUCCESS && d >= min && d <= max) {
+            fits[n++] = apr_psprintf(p, "%s%c", num, units[i]);
+        }
+    }
+    if (n == 0) {
+        return "has no unit: write it with s, m, h or d";
+    }
+    return apr_psprintf(p, "has no unit: did you mean %s%s%s%s%s%s%s? "
+                        "(s, m, h or d: a bare number is not accepted)",
+                        fits[0], n > 2 ? ", " : "", n > 2 ? fits[1] : "",
+                        n > 3 ? ", " : "", n > 3 ? fits[2] : "",
+                        n > 1 ? " or " : "", n > 1 ? fits[n - 1] : "");
+}
+
 static const char *parse_duration(cmd_parms *cmd, const char *arg,
                                   apr_interval_time_t min,
                                   apr_interval_time_t max,
                                   apr_interval_time_t *out)
 {
     apr_interval_time_t d;
+    apr_status_t rv = acme_parse_duration(&d, arg);
 
-    if (acme_parse_duration(&d, arg) != APR_SUCCESS) {
+    if (rv == APR_EINCOMPLETE) {
+        return bad(cmd, arg, unit_hint(cmd->pool, arg, min, max));
+    }
+    if (rv != APR_SUCCESS) {
         return bad(cmd, arg, "is not a duration (a number with s, m, h or d)");
     }
     if (d < min || d > max) {
@@ -500,6 +572,50 @@ static const char *set_challenges(cmd_parms *cmd, void *dc, int argc,
     return NULL;
 }
 
+/* libcurl's proxy schemes; socks5h resolves the CA's name at the proxy. */
+static int is_proxy_scheme(const char *scheme)
+{
+    static const char *const schemes[] = {
+        "http", "https", "socks4", "socks4a", "socks5", "socks5h", NULL
+    };
+    int i;
+
+    for (i = 0; scheme && schemes[i]; i++) {
+        if (!strcasecmp(scheme, schemes[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *set_http_proxy(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_uri_t uri;
+
+    if (!strcasecmp(arg, "none")) {
+        conf_of(cmd)->http_proxy = "";    /* libcurl: no proxy, whatever
+                                           * the environment says */
+        return NULL;
+    }
+    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS
+        || !is_proxy_scheme(uri.scheme) || !uri.hostname || !*uri.hostname
+        || (uri.path && strcmp(uri.path, "/")) || uri.query
+        || uri.fragment) {
+        return bad(cmd, arg, "is not a proxy URL: use http://HOST:PORT "
+                   "(or https://, socks5h://...), or none to connect to the "
+                   "CA directly even when the environment names a proxy");
+    }
+    if (uri.user || uri.password) {
+        /* It would be written to handoff/config.json for the command. */
+        return bad(cmd, arg, "carries a user name or password: keep them "
+                   "out of httpd.conf and leave ACMEHttpProxy unset; give "
+                   "the proxy URL with its credentials in https_proxy in "
+                   "Apache's environment (/etc/apache2/envvars) instead");
+    }
+    conf_of(cmd)->http_proxy = arg;
+    return NULL;
+}
+
 static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc,
                                   char *const argv[])
 {
@@ -559,8 +675,27 @@ const command_rec aa_directives[] = {
         "Program run as PATH ARG... EVENT NAME on certificate events"),
     AP_INIT_TAKE1("ACMEStatus", set_status, NULL, RSRC_CONF,
         "on: server-status shows the managed certificates (default on)"),
+    AP_INIT_TAKE1("ACMEHttpProxy", set_http_proxy, NULL, RSRC_CONF,
+        "Proxy URL for the connections to the CA, or none"),
     { NULL }
 };
+
+/* httpd keeps aliases with * or ? apart (s->wild_names): without this
+ * check they would silently get no certificate. */
+static const char *wildcard_refused(apr_pool_t *p, aa_domain_t *d,
+                                    server_rec *s, const char *directive,
+                                    const char *value)
+{
+    return apr_psprintf(p, "ACMEDomain at %s takes the names of the "
+                        "<VirtualHost> at %s:%d, and its %s '%s' is a "
+                        "wildcard: a wildcard certificate needs the dns-01 "
+                        "challenge, which this version of mod_acmeauto does "
+                        "not have. Serve the wildcard from another "
+                        "<VirtualHost> with a certificate of its own, or "
+                        "list this certificate's names with ACMEDomain "
+                        "NAME...", d->defined_at, s->defn_name,
+                        s->defn_line_number, directive, value);
+}
 
 static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
 {
@@ -571,6 +706,13 @@ static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
         || !acme_dns_name_normalize(&name, p, s->server_hostname)) {
         return apr_psprintf(p, "ACMEDomain at %s: the virtual host has no "
                             "usable ServerName", d->defined_at);
+    }
+    if (name[0] == '*') {
+        return wildcard_refused(p, d, s, "ServerName", s->server_hostname);
+    }
+    if (s->wild_names && s->wild_names->nelts > 0) {
+        return wildcard_refused(p, d, s, "ServerAlias",
+                                APR_ARRAY_IDX(s->wild_names, 0, const char *));
     }
     APR_ARRAY_PUSH(d->names, const char *) = name;
     for (i = 0; s->names && i < s->names->nelts; i++) {
@@ -587,13 +729,52 @@ static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
     return NULL;
 }
 
-/* ServerAdmin is the contact when ACMEContact is not given. */
+/* 1 for an address whose domain could receive mail: at least one dot,
+ * and not a name that stays on the machine or its LAN (Debian's default
+ * ServerAdmin is webmaster@localhost). */
+static int is_deliverable(const char *addr)
+{
+    static const char *const local[] = {
+        ".localhost", ".localdomain", ".local", ".lan", ".home.arpa",
+        ".internal", ".invalid", NULL
+    };
+    const char *at = strrchr(addr, '@'), *dom;
+    apr_size_t len, n;
+    int i;
+
+    if (!at || at == addr || !strchr(at + 1, '.')) {
+        return 0;
+    }
+    dom = at + 1;
+    len = strlen(dom);
+    if (dom[0] == '.' || dom[len - 1] == '.') {
+        return 0;
+    }
+    for (i = 0; local[i]; i++) {
+        n = strlen(local[i]);
+        if ((len > n && !strcasecmp(dom + len - n, local[i]))
+            || !strcasecmp(dom, local[i] + 1)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ServerAdmin looks like an e-mail address (it may be a URL too). */
+static int is_admin_address(const char *admin)
+{
+    return admin && strchr(admin, '@') && !strpbrk(admin, " \t<>");
+}
+
+/* ServerAdmin is the contact when ACMEContact is not given, if mail to it
+ * can arrive: the CA's expiry and revocation notices must not go to
+ * webmaster@localhost (aa_config_warnings says so). */
 static apr_array_header_t *default_contacts(apr_pool_t *p, server_rec *s)
 {
     apr_array_header_t *a = apr_array_make(p, 1, sizeof(const char *));
     const char *admin = s->server_admin;
 
-    if (admin && strchr(admin, '@') && !strpbrk(admin, " \t<>")) {
+    if (is_admin_address(admin) && is_deliverable(admin)) {
         APR_ARRAY_PUSH(a, const char *) = apr_pstrcat(p, "mailto:", admin,
                                                       NULL);
     }
@@ -625,6 +806,7 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     spec->tos_agreed = sc->tos == 1;
     spec->tos_url = sc->tos_url;
     spec->ca_file = sc->ca_file;
+    spec->http_proxy = sc->http_proxy;
     if (sc->key_types) {
         spec->key_types = sc->key_types;
     }
@@ -697,7 +879,7 @@ static int is_domain_setting(const char *directive)
         "ACMEServer", "ACMEEAB", "ACMEContact", "ACMEAgreeTOS",
         "ACMEKeyType", "ACMECACertificate", "ACMEAutoRestart",
         "ACMERetryDelay", "ACMERenewWindow", "ACMEActivationDelay",
-        "ACMEChallenges", "ACMENotifyCmd", NULL
+        "ACMEChallenges", "ACMENotifyCmd", "ACMEHttpProxy", NULL
     };
     int i;
 
@@ -793,4 +975,227 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
         aa_srv_conf(vs)->served = domain_for_server(g, vs);
     }
     return check_vhost_settings(p, ap_conftree);
+}
+
+/* --- warnings: accepted, but probably not what was meant --------------- */
+
+static void warn(apr_array_header_t *w, const char *logno, const char *text)
+{
+    aa_warning_t *e = &APR_ARRAY_PUSH(w, aa_warning_t);
+
+    e->logno = logno;
+    e->text = text;
+}
+
+static int has_name(const aa_domain_t *d, const char *name)
+{
+    int i;
+
+    for (i = 0; i < d->names->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(d->names, i, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The <VirtualHost> node of s in the configuration tree (httpd keeps
+ * where each vhost starts), or NULL. */
+static const ap_directive_t *vhost_node(const ap_directive_t *dir,
+                                        const server_rec *s)
+{
+    const ap_directive_t *found;
+
+    for (; dir && s->defn_name; dir = dir->next) {
+        if (!strcasecmp(dir->directive, "<VirtualHost")
+            && dir->line_num == s->defn_line_number
+            && !strcmp(dir->filename, s->defn_name)) {
+            return dir;
+        }
+        if (dir->first_child && (found = vhost_node(dir->first_child, s))) {
+            return found;
+        }
+    }
+    return NULL;
+}
+
+/* "SSLEngine on|optional" among these directives (and conditional
+ * sections in them): only such a host hands out a certificate. */
+static int has_ssl_engine(const ap_directive_t *dir)
+{
+    for (; dir; dir = dir->next) {
+        if (!strcasecmp(dir->directive, "SSLEngine") && dir->args
+            && (!strcasecmp(dir->args, "on")
+                || !strcasecmp(dir->args, "optional"))) {
+            return 1;
+        }
+        if (dir->first_child && strcasecmp(dir->directive, "<VirtualHost")
+            && has_ssl_engine(dir->first_child)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int serves_tls(const server_rec *s)
+{
+    const ap_directive_t *node = vhost_node(ap_conftree, s);
+
+    /* SSLEngine at the server level is inherited by every vhost. */
+    return (node && has_ssl_engine(node->first_child))
+        || has_ssl_engine(ap_conftree);
+}
+
+/* Names of a TLS vhost that its ACMEDomain NAME... does not list: the
+ * clients asking for them get a certificate that does not match. */
+static void warn_uncovered(apr_array_header_t *w, apr_pool_t *p,
+                           server_rec *s)
+{
+    aa_domain_t *d = aa_srv_conf(s)->served;
+    const char *missing = NULL, *name;
+    int i, n;
+
+    if (!d || d->from_vhost || !serves_tls(s)) {
+        return;
+    }
+    n = (s->names ? s->names->nelts : 0)
+        + (s->wild_names ? s->wild_names->nelts : 0);
+    for (i = -1; i < n; i++) {
+        const char *raw = i < 0 ? s->server_hostname
+            : i < (s->names ? s->names->nelts : 0)
+              ? APR_ARRAY_IDX(s->names, i, const char *)
+              : APR_ARRAY_IDX(s->wild_names, i - (s->names
+                              ? s->names->nelts : 0), const char *);
+        if (!raw || (acme_dns_name_normalize(&name, p, raw)
+                     && has_name(d, name))) {
+            continue;
+        }
+        missing = missing ? apr_pstrcat(p, missing, ", ", raw, NULL) : raw;
+    }
+    if (missing) {
+        warn(w, AA_LOGNO(00602), apr_psprintf(p, "%s is served the "
+             "certificate of the ACMEDomain at %s, which does not cover "
+             "%s: clients asking for %s get a certificate that is not "
+             "valid for it. Add %s to that ACMEDomain, or write a bare "
+             "ACMEDomain in the <VirtualHost> to take its ServerName and "
+             "ServerAlias", s->is_virtual && s->defn_name
+             ? apr_psprintf(p, "the <VirtualHost> at %s:%d", s->defn_name,
+                            s->defn_line_number) : "the main server",
+             d->defined_at, missing,
+             strchr(missing, ',') ? "these names" : "this name",
+             strchr(missing, ',') ? "them" : "it"));
+    }
+}
+
+/* ServerAdmin not taken as the contact (once: it is usually inherited by
+ * every vhost from Debian's default). */
+static void warn_contact(apr_array_header_t *w, apr_pool_t *p,
+                         const aa_global_t *g)
+{
+    int i;
+
+    for (i = 0; i < g->domains->nelts; i++) {
+        const aa_domain_t *d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        const char *admin = d->defined_in->server_admin;
+        if (d->spec.contacts->nelts == 0 && is_admin_address(admin)) {
+            warn(w, AA_LOGNO(00601), apr_psprintf(p, "ServerAdmin %s is not "
+                 "an address mail can reach, so the ACME account gets no "
+                 "contact and the CA cannot tell you about certificates "
+                 "that expire or are revoked: set ACMEContact to a real "
+                 "e-mail address (the ACMEDomain at %s is the first "
+                 "affected)", admin, d->defined_at));
+            return;
+        }
+    }
+}
+
+typedef struct {
+    const ap_directive_t *dir;       /* MDomain or <MDomainSet */
+    const char *name;                /* one of its names, normalized */
+} md_name_t;
+
+/* mod_md keeps its MDomain names in its own configuration, which no
+ * other module can read: the directives themselves tell them. */
+static void md_names(apr_array_header_t *out, apr_pool_t *p,
+                     const ap_directive_t *dir)
+{
+    for (; dir; dir = dir->next) {
+        int set = !strcasecmp(dir->directive, "<MDomainSet");
+        if ((set || !strcasecmp(dir->directive, "MDomain")) && dir->args) {
+            const char *args = dir->args, *word;
+            while (*args && (word = ap_getword_conf(p, &args)) && *word) {
+                apr_size_t len = strlen(word);
+                if (set && word[len - 1] == '>') {
+                    word = apr_pstrndup(p, word, len - 1);
+                }
+                /* "auto" and "manual" (MDomain's mode) are no names. */
+                if (strcasecmp(word, "auto") && strcasecmp(word, "manual")
+                    && acme_dns_name_normalize(&word, p, word)) {
+                    md_name_t *e = &APR_ARRAY_PUSH(out, md_name_t);
+                    e->dir = dir;
+                    e->name = word;
+                }
+            }
+        }
+        if (dir->first_child) {
+            md_names(out, p, dir->first_child);
+        }
+    }
+}
+
+static int md_covers(const char *md_name, const char *name)
+{
+    const char *dot = strchr(name, '.');
+
+    return !strcmp(md_name, name)
+        || (md_name[0] == '*' && dot && !strcmp(md_name + 1, dot));
+}
+
+static void warn_mod_md(apr_array_header_t *w, apr_pool_t *p,
+                        const aa_global_t *g)
+{
+    apr_array_header_t *md;
+    int i, j, k;
+
+    if (!ap_find_linked_module("mod_md.c")) {
+        return;
+    }
+    md = apr_array_make(p, 8, sizeof(md_name_t));
+    md_names(md, p, ap_conftree);
+    for (i = 0; i < md->nelts; i++) {
+        const ap_directive_t *dir = APR_ARRAY_IDX(md, i, md_name_t).dir;
+        const char *md_name = APR_ARRAY_IDX(md, i, md_name_t).name;
+        for (j = 0; j < g->domains->nelts; j++) {
+            const aa_domain_t *d = APR_ARRAY_IDX(g->domains, j,
+                                                 aa_domain_t *);
+            for (k = 0; k < d->names->nelts; k++) {
+                const char *n = APR_ARRAY_IDX(d->names, k, const char *);
+                if (md_covers(md_name, n)) {
+                    warn(w, AA_LOGNO(00603), apr_psprintf(p, "%s %s at "
+                         "%s:%d (mod_md) and the ACMEDomain at %s both "
+                         "manage %s: both obtain certificates for it and "
+                         "which one is served is not defined. Remove %s "
+                         "from one of them (README: migrating from mod_md)",
+                         dir->directive[0] == '<' ? dir->directive + 1
+                                                  : dir->directive,
+                         md_name, dir->filename, dir->line_num,
+                         d->defined_at, n, n));
+                    break;
+                }
+            }
+        }
+    }
+}
+
+apr_array_header_t *aa_config_warnings(const aa_global_t *g, apr_pool_t *p)
+{
+    apr_array_header_t *w = apr_array_make(p, 2, sizeof(aa_warning_t));
+    server_rec *s;
+
+    for (s = g->main_server; s; s = s->next) {
+        warn_uncovered(w, p, s);
+    }
+    warn_contact(w, p, g);
+    warn_mod_md(w, p, g);
+    return w;
 }

@@ -12,6 +12,16 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
  * values) into global->domains. Returns an error text or NULL. */
 const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s);
 
+/* A configuration that works but is probably not what was meant. */
+typedef struct {
+    const char *logno;               /* AA_LOGNO(...) */
+    const char *text;
+} aa_warning_t;
+
+/* After aa_config_collect: the warnings for this configuration
+ * (aa_warning_t, in p), for configtest's output and the log at start. */
+apr_array_header_t *aa_config_warnings(const aa_global_t *g, apr_pool_t *p);
+
 #define AA_DEFAULT_SERVER "https://acme-v02.api.letsencrypt.org/directory"
 #define AA_DEFAULT_CHECK_INTERVAL apr_time_from_sec(12 * 3600)
 #define AA_DEFAULT_RETRY_DELAY apr_time_from_sec(30)

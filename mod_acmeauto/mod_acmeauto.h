@@ -81,6 +81,8 @@ typedef struct {
     int challenges_set;              /* ACMEChallenges seen */
     apr_array_header_t *notify_cmd;  /* ACMENotifyCmd argv */
     const char *ca_file;
+    const char *http_proxy;          /* ACMEHttpProxy: URL, "" (none) or
+                                      * NULL (libcurl's environment) */
     const char *store_dir;           /* main server only */
     apr_interval_time_t check_interval; /* main server only */
     int status;                      /* ACMEStatus: AA_UNSET, 0, 1 (main) */

@@ -60,6 +60,8 @@ static json_t *domain_to_json(const acme_conf_domain_t *d)
         json_object_set_new(j, "contacts", str_array(d->contacts));
         json_object_set_new(j, "notify_cmd", d->notify_cmd
                             ? str_array(d->notify_cmd) : json_null());
+        json_object_set_new(j, "http_proxy", d->http_proxy
+                            ? json_string(d->http_proxy) : json_null());
     }
     return j;
 }
@@ -211,6 +213,7 @@ static acme_conf_domain_t *domain_from_json(reader_t *r, const json_t *j)
     d->tos_agreed = get_bool(r, j, "tos_agreed");
     d->tos_url = get_str(r, j, "tos_url", 0);
     d->ca_file = get_str(r, j, "ca_file", 0);
+    d->http_proxy = get_str(r, j, "http_proxy", 0);
     d->auto_restart = get_bool(r, j, "auto_restart");
     d->activation_delay = get_secs(r, j, "activation_delay");
     d->retry_delay = get_secs(r, j, "retry_delay");

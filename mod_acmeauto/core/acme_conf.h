@@ -17,6 +17,7 @@
  *                 "eab_file": STR|null, "eab_inline": BOOL,
  *                 "contacts": [..], "tos_agreed": BOOL,
  *                 "tos_url": STR|null, "ca_file": STR|null,
+ *                 "http_proxy": STR|null (absent from older files),
  *                 "auto_restart": BOOL, "activation_delay": SEC,
  *                 "retry_delay": SEC, "renew_pct": N, "renew_left": SEC,
  *                 "notify_cmd": [..]|null, "defined_at": STR,
@@ -49,6 +50,8 @@ typedef struct {
     int tos_agreed;
     const char *tos_url;
     const char *ca_file;
+    const char *http_proxy;          /* ACMEHttpProxy: URL, "" (none) or
+                                      * NULL (the environment's) */
     int auto_restart;
     apr_interval_time_t activation_delay;
     apr_interval_time_t retry_delay;

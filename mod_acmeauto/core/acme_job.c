@@ -534,6 +534,9 @@ static apr_status_t job_init(job_t *job, acme_error_t **err)
                                "no HTTP client", NULL);
         return rv;
     }
+    if (!env->http) {
+        acme_http_curl_set_proxy(http, job->d->http_proxy);
+    }
     job->client->should_abort = env->should_abort;
     job->client->abort_baton = env->baton;
     http->should_abort = env->should_abort;

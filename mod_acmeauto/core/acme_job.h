@@ -25,6 +25,8 @@ typedef struct {
     int tos_agreed;                   /* ACMEAgreeTOS on or a URL */
     const char *tos_url;              /* the URL given to ACMEAgreeTOS */
     const char *ca_file;              /* trust anchors for the CA, or NULL */
+    const char *http_proxy;           /* proxy URL for the CA; "": none;
+                                       * NULL: libcurl's environment */
     apr_table_t *replaces;            /* key type name -> ARI cert ID of the
                                        * certificate being renewed; or NULL */
 } acme_domain_spec_t;
