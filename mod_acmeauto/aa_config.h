@@ -22,6 +22,10 @@ typedef struct {
  * (aa_warning_t, in p), for configtest's output and the log at start. */
 apr_array_header_t *aa_config_warnings(const aa_global_t *g, apr_pool_t *p);
 
+/* 1 if ServerAdmin is an e-mail address that mail can reach, so it may
+ * serve as the account's contact (not webmaster@localhost). */
+int aa_admin_is_contact(const char *admin);
+
 #define AA_DEFAULT_SERVER "https://acme-v02.api.letsencrypt.org/directory"
 #define AA_DEFAULT_CHECK_INTERVAL apr_time_from_sec(12 * 3600)
 #define AA_DEFAULT_RETRY_DELAY apr_time_from_sec(30)
