@@ -119,44 +119,54 @@ static int serves_tls(const server_rec *s)
         || has_ssl_engine(ap_conftree);
 }
 
+/* Appends those of names that d does not list to *missing. */
+static void add_missing(const char **missing, apr_pool_t *p,
+                        const aa_domain_t *d, const apr_array_header_t *names)
+{
+    const char *name;
+    int i;
+
+    for (i = 0; names && i < names->nelts; i++) {
+        const char *raw = APR_ARRAY_IDX(names, i, const char *);
+        if (!acme_dns_name_normalize(&name, p, raw) || !has_name(d, name)) {
+            *missing = *missing ? apr_pstrcat(p, *missing, ", ", raw, NULL)
+                                : raw;
+        }
+    }
+}
+
 /* Names of a TLS vhost that its ACMEDomain NAME... does not list: the
  * clients asking for them get a certificate that does not match. */
 static void warn_uncovered(apr_array_header_t *w, apr_pool_t *p,
                            server_rec *s)
 {
     aa_domain_t *d = aa_srv_conf(s)->served;
-    const char *missing = NULL, *name;
-    int i, n;
+    apr_array_header_t *own;
+    const char *missing = NULL;
 
     if (!d || d->from_vhost || !serves_tls(s)) {
         return;
     }
-    n = (s->names ? s->names->nelts : 0)
-        + (s->wild_names ? s->wild_names->nelts : 0);
-    for (i = -1; i < n; i++) {
-        const char *raw = i < 0 ? s->server_hostname
-            : i < (s->names ? s->names->nelts : 0)
-              ? APR_ARRAY_IDX(s->names, i, const char *)
-              : APR_ARRAY_IDX(s->wild_names, i - (s->names
-                              ? s->names->nelts : 0), const char *);
-        if (!raw || (acme_dns_name_normalize(&name, p, raw)
-                     && has_name(d, name))) {
-            continue;
-        }
-        missing = missing ? apr_pstrcat(p, missing, ", ", raw, NULL) : raw;
+    own = apr_array_make(p, 1, sizeof(const char *));
+    if (s->server_hostname) {
+        APR_ARRAY_PUSH(own, const char *) = s->server_hostname;
     }
+    add_missing(&missing, p, d, own);
+    add_missing(&missing, p, d, s->names);
+    add_missing(&missing, p, d, s->wild_names);
     if (missing) {
+        int many = strchr(missing, ',') != NULL;
         warn(w, AA_LOGNO(00602), apr_psprintf(p, "%s is served the "
              "certificate of the ACMEDomain at %s, which does not cover "
              "%s: clients asking for %s get a certificate that is not "
-             "valid for it. Add %s to that ACMEDomain, or write a bare "
+             "valid for %s. Add %s to that ACMEDomain, or write a bare "
              "ACMEDomain in the <VirtualHost> to take its ServerName and "
              "ServerAlias", s->is_virtual && s->defn_name
              ? apr_psprintf(p, "the <VirtualHost> at %s:%d", s->defn_name,
                             s->defn_line_number) : "the main server",
              d->defined_at, missing,
-             strchr(missing, ',') ? "these names" : "this name",
-             strchr(missing, ',') ? "them" : "it"));
+             many ? "these names" : "this name", many ? "them" : "it",
+             many ? "them" : "it"));
     }
 }
 
@@ -248,7 +258,7 @@ static void warn_mod_md(apr_array_header_t *w, apr_pool_t *p,
                          "%s:%d (mod_md) and the ACMEDomain at %s both "
                          "manage %s: both obtain certificates for it and "
                          "which one is served is not defined. Remove %s "
-                         "from one of them (README: migrating from mod_md)",
+                         "from one of them",
                          dir->directive[0] == '<' ? dir->directive + 1
                                                   : dir->directive,
                          md_name, dir->filename, dir->line_num,

@@ -45,7 +45,9 @@ static int aa_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
 }
 
 /* What configtest warns about, in the log too: a server that is only
- * ever reloaded never shows configtest's output to anyone. */
+ * ever reloaded never shows configtest's output to anyone. As a notice,
+ * which httpd logs at every LogLevel: the server works as configured, so
+ * it is no [warn] for monitoring to page anyone about at each restart. */
 static void log_warnings(aa_global_t *g, apr_pool_t *p, server_rec *s)
 {
     apr_array_header_t *w = aa_config_warnings(g, p);
@@ -53,7 +55,7 @@ static void log_warnings(aa_global_t *g, apr_pool_t *p, server_rec *s)
 
     for (i = 0; i < w->nelts; i++) {
         aa_warning_t *e = &APR_ARRAY_IDX(w, i, aa_warning_t);
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "%s%s", e->logno,
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "%s%s", e->logno,
                      e->text);
     }
 }
