@@ -107,6 +107,11 @@ const char *aa_state_fingerprint(apr_pool_t *p, const aa_domain_t *d)
         s = apr_pstrcat(p, s, "|", acme_key_type_name(
             APR_ARRAY_IDX(sp->key_types, i, acme_key_type_e)), NULL);
     }
+    /* A fixed proxy starts a fresh attempt, not the end of a day-long
+     * back-off; without ACMEHttpProxy the fingerprint is what it was. */
+    if (sp->http_proxy) {
+        s = apr_pstrcat(p, s, "|proxy=", sp->http_proxy, NULL);
+    }
     return acme_sha256_hex(p, s, strlen(s));
 }
 
