@@ -182,7 +182,7 @@ static void warn_contact(apr_array_header_t *w, apr_pool_t *p,
         const char *admin = d->defined_in->server_admin;
         if (d->spec.contacts->nelts == 0 && is_admin_address(admin)) {
             warn(w, AA_LOGNO(00601), apr_psprintf(p, "ServerAdmin %s is not "
-                 "an address mail can reach, so the ACME account gets no "
+                 "an address the CA can send mail to, so the ACME account gets no "
                  "contact and the CA cannot tell you about certificates "
                  "that expire or are revoked: set ACMEContact to a real "
                  "e-mail address (the ACMEDomain at %s is the first "
