@@ -385,14 +385,15 @@ static void accounts_at(import_t *im, apr_pool_t *p, const char *server)
     closedir(dh);
 }
 
-/* "key = value" of the top section of renewal/<name>.conf (ConfigObj). */
+/* "key = value" of renewal/<name>.conf (ConfigObj); the keys asked for
+ * are in its [renewalparams] section only. */
 static const char *conf_value(apr_pool_t *p, const char *text,
                               const char *key)
 {
     apr_size_t klen = strlen(key);
     const char *line = text;
 
-    while (line && *line && *line != '[') {
+    while (line && *line) {
         const char *s = line + strspn(line, " \t");
         if (!strncmp(s, key, klen)) {
             s += klen + strspn(s + klen, " \t");
@@ -917,6 +918,19 @@ static int import_as_user(ax_ctx_t *ctx, void *baton)
 
 /* --- output ------------------------------------------------------------- */
 
+/* host[:port]/path of an account's CA, from where Certbot keeps it. */
+static const char *ca_of(const import_t *im, apr_pool_t *p,
+                         const cb_account_t *a)
+{
+    const char *top = apr_pstrcat(p, im->dir, "/accounts/", NULL);
+    apr_size_t tl = strlen(top), dl = strlen(a->dir), il = strlen(a->id);
+
+    if (strncmp(a->dir, top, tl) || dl < tl + il + 1) {
+        return a->dir;
+    }
+    return apr_pstrndup(p, a->dir + tl, dl - tl - il - 1);
+}
+
 static void say_skipped(import_t *im, apr_pool_t *p)
 {
     int i, j;
@@ -935,7 +949,8 @@ static void say_skipped(import_t *im, apr_pool_t *p)
         printf("account %s: skipped: %s\n", a->url ? a->url : a->dir,
                a->why ? apr_pstrcat(p, a->why, " (", a->dir, ")", NULL)
                : !a->server ? apr_psprintf(p, "its CA (%s) is no ACMEServer "
-                                           "here", a->dir)
+                                           "here (%s)", ca_of(im, p, a),
+                                           a->dir)
                : "another Certbot account at the same CA is in use by its "
                  "certificates");
     }
@@ -971,16 +986,18 @@ static void say_next_steps(import_t *im, apr_pool_t *p)
         return;
     }
     printf("\nnext, once 'acmeauto status' shows these domains valid:\n"
-           "  - in httpd.conf, remove the SSLCertificateFile and "
-           "SSLCertificateKeyFile\n    lines that point into %s from their "
-           "<VirtualHost>s (the module serves\n    them), and any Include of "
-           "%s/options-ssl-apache.conf; then\n    'apachectl configtest && "
-           "apachectl graceful'\n"
-           "  - stop Certbot renewing them: 'certbot delete --cert-name NAME' "
-           "for %s\n    (only after the step above: Apache fails to start "
-           "while httpd.conf names\n    files that are gone); if Certbot "
-           "manages nothing else: 'systemctl disable\n    --now "
-           "certbot.timer' (or remove /etc/cron.d/certbot)\n",
+           "  1. in httpd.conf, remove from their <VirtualHost>s the "
+           "SSLCertificateFile and\n"
+           "     SSLCertificateKeyFile lines that point into %s/live\n"
+           "     and any Include of %s/options-ssl-apache.conf;\n"
+           "     then 'apachectl configtest && apachectl graceful'\n"
+           "  2. then stop Certbot renewing them: 'certbot delete "
+           "--cert-name NAME' for\n"
+           "     %s (not before step 1: Apache does not start while\n"
+           "     httpd.conf names files that are gone); if Certbot manages "
+           "nothing else,\n"
+           "     'systemctl disable --now certbot.timer' (or remove "
+           "/etc/cron.d/certbot)\n",
            im->dir, im->dir, acme_str_join(p, names, ", "));
 }
 
