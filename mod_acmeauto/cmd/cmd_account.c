@@ -180,6 +180,7 @@ static int one_ca(ax_ctx_t *ctx, const ca_t *ca, int update, apr_pool_t *p)
         ax_error("%s: no HTTP client", ca->url);
         return AX_FAILED;
     }
+    acme_http_curl_set_proxy(http, ca->d->http_proxy);
     c->account_key = key;
     c->account_url = account_url;
     rv = update ? acme_account_update_contact(&acct, c, p, ca->d->contacts)

@@ -313,6 +313,7 @@ static void check_ca(check_t *ck, const acme_job_env_t *env, int index)
         problem(ck, "cannot start libcurl", "check the installation");
         return;
     }
+    acme_http_curl_set_proxy(http, spec.http_proxy);
     if (acme_directory_fetch(c) != APR_SUCCESS) {
         problem_err(ck, c->error, "check ACMEServer, the network, and "
                     "ACMECACertificate if the CA uses a private root");

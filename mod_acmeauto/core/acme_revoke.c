@@ -155,6 +155,9 @@ apr_status_t acme_revoke(acme_error_t **err, apr_pool_t *p,
                                "no HTTP client", NULL);
         return rv;
     }
+    if (!env->http) {
+        acme_http_curl_set_proxy(http, r->http_proxy);
+    }
     acme_client_create(&c, p, http, r->server_url);
     c->should_abort = env->should_abort;
     c->abort_baton = env->baton;

@@ -38,6 +38,7 @@ apr_status_t acme_cert_revoke(acme_client_t *c, apr_pool_t *p,
 typedef struct {
     const char *server_url;         /* the CA's ACME directory */
     const char *ca_file;            /* trust anchors for it, or NULL */
+    const char *http_proxy;         /* as acme_domain_spec_t's, or NULL */
     const unsigned char *der;       /* the certificate (leaf), DER */
     apr_size_t der_len;
     int reason;                     /* or ACME_REVOKE_NO_REASON */
