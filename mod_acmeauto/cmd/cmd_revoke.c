@@ -85,6 +85,7 @@ typedef struct {
 typedef struct {
     const target_t *t;
     const char *server, *ca_file, *name;
+    const char *eab_kid;            /* with server: whose account signs */
     int reason;
     const acme_conf_domain_t *d;    /* for the notification; or NULL */
 } revoke_job_t;
@@ -331,6 +332,25 @@ static const char *ca_file_for(ax_ctx_t *ctx, const char *server)
     return NULL;
 }
 
+/* The ACMEEAB key id for server: d's if it lists server, else that of
+ * the first domain that does; NULL: none (the account has no key id). */
+static const char *eab_kid_for(ax_ctx_t *ctx, const acme_conf_domain_t *d,
+                               const char *server)
+{
+    int i, j;
+
+    for (i = -1; i < ctx->conf->domains->nelts; i++) {
+        const acme_conf_domain_t *e = i < 0 ? d
+            : APR_ARRAY_IDX(ctx->conf->domains, i, acme_conf_domain_t *);
+        for (j = 0; e && j < e->servers->nelts; j++) {
+            if (!strcmp(server, APR_ARRAY_IDX(e->servers, j, const char *))) {
+                return acme_conf_eab(e, server)->kid;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* --- the ACME request and the notification (the User) ---------------- */
 
 static const char *describe(apr_pool_t *p, const target_t *t)
@@ -351,6 +371,7 @@ static int revoke_as_user(ax_ctx_t *ctx, void *baton)
 
     memset(&r, 0, sizeof(r));
     r.server_url = job->server;
+    r.eab_kid = job->eab_kid;
     r.ca_file = job->ca_file;
     r.der = t->der;
     r.der_len = t->der_len;
@@ -552,6 +573,7 @@ static int revoke_domain(ax_ctx_t *ctx, const revoke_args_t *a)
     }
     memset(&job, 0, sizeof(job));
     job.server = issuing_ca(ctx, d);
+    job.eab_kid = eab_kid_for(ctx, d, job.server);
     job.ca_file = d->ca_file;
     job.reason = a->reason;
     for (t = 0; t < n; t++) {
@@ -627,6 +649,7 @@ static int revoke_file(ax_ctx_t *ctx, const revoke_args_t *a)
                                acme_conf_domain_t *)->servers, 0,
                                const char *);
     job.ca_file = ca_file_for(ctx, job.server);
+    job.eab_kid = eab_kid_for(ctx, d, job.server);
     job.reason = a->reason;
     /* Revoking a file that is in fact a live certificate of d: it is set
      * aside and replaced as revoke NAME does. */
