@@ -720,15 +720,9 @@ static aa_eab_t eab_for(apr_pool_t *p, const aa_srv_conf_t *sc,
                         const char *server)
 {
     const aa_eab_url_t *e = find_eab_url(p, sc->eab_urls, server);
-    aa_eab_t none = { NULL, NULL, 0, NULL };
+    aa_eab_t none = { NULL, NULL, 0, NULL, "" };
 
     return e ? e->eab : sc->eab_set ? sc->eab : none;
-}
-
-const char *aa_eab_digest(apr_pool_t *p, const aa_eab_t *e)
-{
-    return e->hmac ? acme_sha256_hex(p, (const char *)e->hmac, e->hmac_len)
-                   : "";
 }
 
 void aa_domain_spec_at(acme_domain_spec_t *spec, const aa_domain_t *d,
@@ -761,12 +755,14 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     for (i = 0; i < d->servers->nelts; i++) {
         d->eab[i] = eab_for(p, sc, APR_ARRAY_IDX(d->servers, i,
                                                  const char *));
+        d->eab[i].digest = d->eab[i].hmac ? acme_sha256_hex(p,
+            (const char *)d->eab[i].hmac, d->eab[i].hmac_len) : "";
     }
     spec->eab_kid = d->eab[0].kid;
     spec->eab_hmac = d->eab[0].hmac;
     spec->eab_hmac_len = d->eab[0].hmac_len;
     d->eab_file = d->eab[0].file;
-    d->eab_digest = aa_eab_digest(p, &d->eab[0]);
+    d->eab_digest = d->eab[0].digest;
     spec->contacts = sc->contacts ? sc->contacts : default_contacts(p, s);
     spec->tos_agreed = sc->tos == 1;
     spec->tos_url = sc->tos_url;

@@ -17,9 +17,6 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s);
 void aa_domain_spec_at(acme_domain_spec_t *spec, const aa_domain_t *d,
                        int index);
 
-/* SHA-256 of e's HMAC (hex), or "" without one: for fingerprints. */
-const char *aa_eab_digest(apr_pool_t *p, const aa_eab_t *e);
-
 #define AA_DEFAULT_SERVER "https://acme-v02.api.letsencrypt.org/directory"
 #define AA_DEFAULT_CHECK_INTERVAL apr_time_from_sec(12 * 3600)
 #define AA_DEFAULT_RETRY_DELAY apr_time_from_sec(30)

@@ -111,11 +111,10 @@ const char *aa_state_fingerprint(apr_pool_t *p, const aa_domain_t *d)
      * first's (so a configuration without them keeps its fingerprint). */
     for (i = 1; i < d->servers->nelts; i++) {
         const char *kid = d->eab[i].kid ? d->eab[i].kid : "";
-        const char *digest = aa_eab_digest(p, &d->eab[i]);
         if (strcmp(kid, sp->eab_kid ? sp->eab_kid : "")
-            || strcmp(digest, d->eab_digest)) {
+            || strcmp(d->eab[i].digest, d->eab_digest)) {
             s = apr_pstrcat(p, s, "|eab", apr_itoa(p, i), "=", kid, "|",
-                            digest, NULL);
+                            d->eab[i].digest, NULL);
         }
     }
     return acme_sha256_hex(p, s, strlen(s));

@@ -24,6 +24,8 @@ typedef struct {
                                       * pconf */
     apr_size_t hmac_len;
     const char *file;                /* ACMEEAB file:PATH, or NULL */
+    const char *digest;              /* SHA-256 of hmac, or "": set with
+                                      * the domain, kept when hmac goes */
 } aa_eab_t;
 
 /* 'ACMEEAB URL ...': the values for one ACMEServer URL. */
