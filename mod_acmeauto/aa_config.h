@@ -26,6 +26,11 @@ apr_array_header_t *aa_config_warnings(const aa_global_t *g, apr_pool_t *p);
  * serve as the account's contact (not webmaster@localhost). */
 int aa_admin_is_contact(const char *admin);
 
+/* The spec the job uses at d's index-th ACMEServer: that URL and its
+ * EAB values. */
+void aa_domain_spec_at(acme_domain_spec_t *spec, const aa_domain_t *d,
+                       int index);
+
 #define AA_DEFAULT_SERVER "https://acme-v02.api.letsencrypt.org/directory"
 #define AA_DEFAULT_CHECK_INTERVAL apr_time_from_sec(12 * 3600)
 #define AA_DEFAULT_RETRY_DELAY apr_time_from_sec(30)

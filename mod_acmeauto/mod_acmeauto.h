@@ -17,6 +17,25 @@
 #define AA_LOGNO(n) "AA" #n ": "
 
 
+/* External Account Binding values for a CA (ACMEEAB). */
+typedef struct {
+    const char *kid;                 /* NULL: none */
+    const unsigned char *hmac;       /* decoded; lives (and is wiped) with
+                                      * pconf */
+    apr_size_t hmac_len;
+    const char *file;                /* ACMEEAB file:PATH, or NULL */
+    const char *digest;              /* SHA-256 of hmac, or "": set with
+                                      * the domain, kept when hmac goes */
+} aa_eab_t;
+
+/* 'ACMEEAB URL ...': the values for one ACMEServer URL. */
+typedef struct {
+    const char *url;
+    aa_eab_t eab;
+    server_rec *defined_in;
+    const char *defined_at;          /* "file:line" for messages */
+} aa_eab_url_t;
+
 /* One ACMEDomain: one certificate (per key type) for its names. */
 typedef struct aa_domain_t {
     const char *name;                /* first name: logs and notifications */
@@ -32,6 +51,8 @@ typedef struct aa_domain_t {
     const char *eab_digest;          /* SHA-256 of the EAB HMAC, or "" */
     const char *eab_file;            /* ACMEEAB file:PATH, or NULL */
     apr_array_header_t *servers;     /* ACMEServer URLs, in failover order */
+    aa_eab_t *eab;                   /* the EAB for each of servers; the
+                                      * first's is also in spec */
     int auto_restart;
     apr_interval_time_t retry_delay;
     int renew_pct;                   /* renew with this % of lifetime left */
@@ -64,11 +85,10 @@ typedef struct aa_domain_t {
 /* Per-server settings; AA_UNSET/NULL fields inherit from the main server. */
 typedef struct {
     apr_array_header_t *servers;     /* ACMEServer URLs */
-    int eab_set;                     /* ACMEEAB seen (kid NULL: none) */
-    const char *eab_kid;
-    const unsigned char *eab_hmac;
-    apr_size_t eab_hmac_len;
-    const char *eab_file;            /* where they came from, or NULL */
+    int eab_set;                     /* ACMEEAB without URL seen */
+    aa_eab_t eab;                    /* ... its values (kid NULL: none) */
+    apr_array_header_t *eab_urls;    /* aa_eab_url_t*: ACMEEAB URL ...,
+                                      * this context's first */
     apr_array_header_t *contacts;    /* "mailto:..." */
     int tos;                         /* AA_UNSET, 0, 1 */
     const char *tos_url;

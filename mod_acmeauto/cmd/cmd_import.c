@@ -99,14 +99,15 @@ typedef struct {
 } import_t;
 
 /* The one place that names the module's account directory for a
- * domain's CA: the job's own rule. Where accounts are keyed by CA and
- * EAB key id, the domain's key id goes in here. */
+ * domain's CA: the job's own rule (the CA and the domain's EAB key id
+ * for it; Certbot does not record which key id made its account). */
 static const char *module_account_id(apr_pool_t *p,
                                      const acme_conf_domain_t *d,
                                      const char *server)
 {
-    (void)d;
-    return acme_job_account_id(p, server);
+    const acme_conf_eab_t *eab = d ? acme_conf_eab(d, server) : NULL;
+
+    return acme_job_account_id(p, server, eab ? eab->kid : NULL);
 }
 
 static const char *time_str(apr_pool_t *p, apr_time_t t)

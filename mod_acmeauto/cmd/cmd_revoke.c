@@ -85,6 +85,7 @@ typedef struct {
 typedef struct {
     const target_t *t;
     const char *server, *ca_file, *http_proxy, *name;
+    const char *eab_kid;            /* with server: whose account signs */
     int reason;
     const acme_conf_domain_t *d;    /* for the notification; or NULL */
 } revoke_job_t;
@@ -334,6 +335,25 @@ static const acme_conf_domain_t *domain_of_ca(ax_ctx_t *ctx,
     return NULL;
 }
 
+/* The ACMEEAB key id for server: d's if it lists server, else that of
+ * the first domain that does; NULL: none (the account has no key id). */
+static const char *eab_kid_for(ax_ctx_t *ctx, const acme_conf_domain_t *d,
+                               const char *server)
+{
+    int i, j;
+
+    for (i = -1; i < ctx->conf->domains->nelts; i++) {
+        const acme_conf_domain_t *e = i < 0 ? d
+            : APR_ARRAY_IDX(ctx->conf->domains, i, acme_conf_domain_t *);
+        for (j = 0; e && j < e->servers->nelts; j++) {
+            if (!strcmp(server, APR_ARRAY_IDX(e->servers, j, const char *))) {
+                return acme_conf_eab(e, server)->kid;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* --- the ACME request and the notification (the User) ---------------- */
 
 static const char *describe(apr_pool_t *p, const target_t *t)
@@ -354,6 +374,7 @@ static int revoke_as_user(ax_ctx_t *ctx, void *baton)
 
     memset(&r, 0, sizeof(r));
     r.server_url = job->server;
+    r.eab_kid = job->eab_kid;
     r.ca_file = job->ca_file;
     r.http_proxy = job->http_proxy;
     r.der = t->der;
@@ -556,6 +577,7 @@ static int revoke_domain(ax_ctx_t *ctx, const revoke_args_t *a)
     }
     memset(&job, 0, sizeof(job));
     job.server = issuing_ca(ctx, d);
+    job.eab_kid = eab_kid_for(ctx, d, job.server);
     job.ca_file = d->ca_file;
     job.http_proxy = d->http_proxy;
     job.reason = a->reason;
@@ -635,6 +657,7 @@ static int revoke_file(ax_ctx_t *ctx, const revoke_args_t *a)
         job.ca_file = ca->ca_file;
         job.http_proxy = ca->http_proxy;
     }
+    job.eab_kid = eab_kid_for(ctx, d, job.server);
     job.reason = a->reason;
     /* Revoking a file that is in fact a live certificate of d: it is set
      * aside and replaced as revoke NAME does. */

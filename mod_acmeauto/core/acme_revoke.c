@@ -105,18 +105,25 @@ static apr_status_t load_account(acme_client_t *c, apr_pool_t *p,
                                  const acme_revoke_req_t *r,
                                  const acme_store_t *store)
 {
-    const char *dir = acme_store_path(p, store, ACME_AREA_ACCOUNTS,
-                                      acme_job_account_id(p, r->server_url),
-                                      NULL);
+    const char *dir = acme_job_account_dir(p, store, r->server_url,
+                                           r->eab_kid);
     const char *activity = apr_psprintf(c->pool, "loading the account for "
                                         "%s", r->server_url);
     json_t *acct;
     char *pem;
     apr_size_t len;
-    apr_status_t rv;
+    apr_status_t rv = APR_ENOENT;
 
-    rv = acme_store_read(&pem, &len, apr_pstrcat(p, dir, "/",
-                         ACME_FN_ACCOUNT_KEY, NULL), ACME_STORE_FILE_MAX, p);
+    if (dir) {
+        rv = acme_store_read(&pem, &len, apr_pstrcat(p, dir, "/",
+                             ACME_FN_ACCOUNT_KEY, NULL), ACME_STORE_FILE_MAX,
+                             p);
+    }
+    else {    /* for the message: where the job would keep it */
+        dir = acme_store_path(p, store, ACME_AREA_ACCOUNTS,
+                              acme_job_account_id(p, r->server_url,
+                                                  r->eab_kid), NULL);
+    }
     if (rv == APR_SUCCESS) {
         rv = acme_key_from_pem(&c->account_key, p, pem, len);
     }
