@@ -30,12 +30,14 @@ static int answer_challenge(request_rec *r, const char *token)
         return HTTP_NOT_FOUND;
     }
     if (r->method_number != M_GET) {
-        return HTTP_METHOD_NOT_ALLOWED;
+        return DECLINED;
     }
     path = acme_store_path(r->pool, g->store, ACME_AREA_CHALLENGES, token,
                            NULL);
     if (acme_store_read(&ka, &len, path, KEY_AUTH_MAX, r->pool) != APR_SUCCESS) {
-        return HTTP_NOT_FOUND;
+        /* Not ours: another client may answer it (Certbot's webroot, or
+         * mod_md, during a migration), so the request goes on. */
+        return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AA_LOGNO(00201)
                   "answering http-01 challenge %s", token);
