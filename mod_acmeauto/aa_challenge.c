@@ -60,7 +60,7 @@ int aa_post_read_request(request_rec *r)
         return answer_challenge(r, path + sizeof(AA_CHALLENGE_PREFIX) - 1);
     }
     sc = aa_srv_conf(r->server);
-    if (sc && sc->served && !sc->served->is_live
+    if (sc && sc->served && !sc->served->is_live && !sc->serves_previous
         && ap_ssl_conn_is_ssl(r->connection)) {
         /* The browser has a self-signed certificate in front of it; say
          * clearly that the real one is on its way. */

@@ -80,6 +80,14 @@ typedef struct aa_domain_t {
     apr_time_t held_until;
     const char *fallback_cert;       /* self-signed stand-in, when needed */
     const char *fallback_key;
+    /* Before the module's first certificate: a configured SSLCertificateFile
+     * (Certbot's, say) that mod_ssl serves meanwhile, as the parent found
+     * it when it gave mod_ssl its files (NULL/0: none). */
+    const char *previous_file;
+    const char *previous_serial;     /* hex */
+    const char *previous_issuer;
+    apr_time_t previous_not_before;
+    apr_time_t previous_not_after;
 } aa_domain_t;
 
 /* Per-server settings; AA_UNSET/NULL fields inherit from the main server. */
@@ -110,6 +118,8 @@ typedef struct {
     /* Set in post_config for the request path: the domain this vhost
      * serves, and whether it still runs on the fallback certificate. */
     aa_domain_t *served;
+    int serves_previous;             /* a valid SSLCertificateFile stands in
+                                      * until the module's own is live */
 } aa_srv_conf_t;
 
 /* Process-wide state, rebuilt by every post_config. */
