@@ -24,7 +24,7 @@ def _certbot(cbdir, pki, pebble, proxy, name):
     with EAB, into cbdir; its live/<name>/cert.pem, parsed."""
     cmd = [CERTBOT, "certonly", "--standalone", "--http-01-port", str(HTTP_PORT),
            "--http-01-address", LOOPBACK, "-d", name, "--server", proxy.directory_url,
-           "--eab-kid", "kid-1", "--eab-hmac-key", pebble.eab["kid-1"],
+           "--eab-kid", "kid-1", "--eab-hmac-key=" + pebble.eab["kid-1"],
            "--config-dir", cbdir, "--work-dir", os.path.join(cbdir, "work"),
            "--logs-dir", os.path.join(cbdir, "logs"), "--non-interactive",
            "--agree-tos", "-m", "a@b.test", "--no-eff-email", "--key-type", "ecdsa"]
