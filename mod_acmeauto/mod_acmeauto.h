@@ -9,6 +9,7 @@
 
 #include "acme_crypto.h"
 #include "acme_job.h"
+#include "acme_restart.h"
 #include "acme_store.h"
 
 #define AA_UNSET (-1)
@@ -59,6 +60,8 @@ typedef struct aa_domain_t {
     apr_time_t held_until;
     const char *fallback_cert;       /* self-signed stand-in, when needed */
     const char *fallback_key;
+    apr_array_header_t *deploy_cmd;  /* ACMEDeployCmd argv, or NULL */
+    int deploy_due;                  /* a set went live in this pass */
 } aa_domain_t;
 
 /* Per-server settings; AA_UNSET/NULL fields inherit from the main server. */
@@ -88,6 +91,9 @@ typedef struct {
     /* Set in post_config for the request path: the domain this vhost
      * serves, and whether it still runs on the fallback certificate. */
     aa_domain_t *served;
+    apr_array_header_t *deploy_cmd;  /* ACMEDeployCmd argv */
+    int restart_window_set;          /* ACMERestartWindow (main server) */
+    acme_window_t restart_window;
 } aa_srv_conf_t;
 
 /* Process-wide state, rebuilt by every post_config. */
@@ -105,6 +111,8 @@ typedef struct {
     uid_t user;                      /* the server's User: owns the job's */
     gid_t group;                     /* areas */
     const char *fallback_dir;        /* where fallback certificates are */
+    int restart_window_set;          /* ACMERestartWindow, or any time */
+    acme_window_t restart_window;
 } aa_global_t;
 
 extern module AP_MODULE_DECLARE_DATA acmeauto_module;
