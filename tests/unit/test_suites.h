@@ -26,5 +26,6 @@ Suite *probe_suite(void);
 Suite *revoke_suite(void);
 Suite *view_suite(void);
 Suite *account_suite(void);
+Suite *restart_suite(void);
 
 #endif
