@@ -141,14 +141,24 @@ static void write_status(int dir, const job_t *j, const char *word,
     close(fd);
 }
 
+/* The highest descriptor number worth closing. */
+static int fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > 65536) {
+        return 65536;
+    }
+    return (int)rl.rlim_cur;
+}
+
 /* In the command's process, before execve: nothing of the server's
  * descriptors, signal handling or working directory goes along. */
 static void exec_command(const job_t *j, int out, int err)
 {
     struct sigaction dfl;
-    struct rlimit rl;
     sigset_t none;
-    int fd, sig, null = open("/dev/null", O_RDONLY);
+    int fd, limit, sig, null = open("/dev/null", O_RDONLY);
 
     setpgid(0, 0);
     dup2(null, 0);
@@ -159,10 +169,7 @@ static void exec_command(const job_t *j, int out, int err)
         || syscall(SYS_close_range, err + 1, ~0U, 0) != 0)
 #endif
     {
-        if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > 65536) {
-            rl.rlim_cur = 65536;
-        }
-        for (fd = 3; fd < (int)rl.rlim_cur; fd++) {
+        for (fd = 3, limit = fd_limit(); fd < limit; fd++) {
             if (fd != err) {
                 close(fd);
             }
@@ -271,13 +278,24 @@ static void run_one(int dir, const job_t *j)
 static void supervise(int dir, const job_t *jobs, int n)
 {
     sigset_t all;
-    int i;
+    int fd, i, keep, limit = fd_limit();
 
     /* Detached from the server's process group and signals: a stop of
      * Apache does not stop a deploy half-way. */
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     setsid();
+    /* Nothing of the server's stays open here (it does not execve, so
+     * close-on-exec does not help): a listening socket held by us would
+     * keep a restarted Apache from binding its ports. */
+    for (fd = 3; fd < limit; fd++) {
+        for (keep = fd == dir, i = 0; !keep && i < n; i++) {
+            keep = fd == jobs[i].out;
+        }
+        if (!keep) {
+            close(fd);
+        }
+    }
     for (i = 0; i < n; i++) {
         run_one(dir, &jobs[i]);
         close(jobs[i].out);
