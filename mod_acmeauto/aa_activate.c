@@ -16,6 +16,7 @@
 #include <apr_hash.h>
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 #include <http_log.h>
 
 #include "aa_activate.h"
@@ -26,6 +27,7 @@
 #include "acme_json.h"
 #include "acme_schedule.h"
 #include "acme_util.h"
+#include "acme_view.h"
 
 APLOG_USE_MODULE(acmeauto);
 
@@ -648,8 +650,9 @@ void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s,
                      ? (d->renew_at ? "certificate is live"
                         : "certificate is live; a new one is needed for "
                           "the configured names or key types")
-                     : "no valid certificate yet; serving a self-signed "
-                       "fallback and answering 503 until one is obtained");
+                     : "no valid certificate yet; until one is obtained, "
+                       "a valid SSLCertificateFile keeps serving (AA00120), "
+                       "else a self-signed fallback answers 503");
     }
     /* In the pass that installed (the first at start-up); the outcome
      * is logged by the generation that serves. */
@@ -659,9 +662,128 @@ void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s,
     }
 }
 
-static int add_files(server_rec *s, apr_pool_t *p,
-                     apr_array_header_t *cert_files,
-                     apr_array_header_t *key_files, int fallback)
+/* ---- what mod_ssl serves ------------------------------------------ */
+
+/* mod_ssl asks at both start-up passes; what is served is logged at the
+ * second, the one that serves. */
+static int serving_pass(void)
+{
+    return ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
+}
+
+/* Why a configured certificate cannot stand in for the module's, or NULL
+ * with *info its facts. The file is the administrator's own (root's) and
+ * mod_ssl reads it anyway; the key is mod_ssl's to check. */
+static const char *previous_unusable(acme_cert_info_t **info, apr_pool_t *p,
+                                     const aa_domain_t *d, const char *file,
+                                     apr_time_t now)
+{
+    apr_array_header_t *chain;
+    char *pem;
+    apr_size_t len;
+    int i;
+
+    if (acme_store_read(&pem, &len, file, ACME_STORE_FILE_MAX, p)
+        != APR_SUCCESS
+        || acme_cert_chain_parse(&chain, p, pem, len) != APR_SUCCESS
+        || acme_cert_info(info, p, chain) != APR_SUCCESS) {
+        return "cannot be read as a PEM certificate";
+    }
+    if (now + ACME_CLOCK_SKEW < (*info)->not_before) {
+        return apr_psprintf(p, "is not valid before %s",
+                            acme_view_time(p, (*info)->not_before));
+    }
+    if (now >= (*info)->not_after) {
+        return apr_psprintf(p, "expired at %s",
+                            acme_view_time(p, (*info)->not_after));
+    }
+    for (i = 0; i < d->names->nelts; i++) {
+        if (acme_cert_covers(*info, APR_ARRAY_IDX(d->names, i,
+                                                  const char *))) {
+            return NULL;
+        }
+    }
+    return apr_psprintf(p, "covers none of %s (it is for %s)",
+                        acme_str_join(p, d->names, ", "),
+                        acme_str_join(p, (*info)->names, ", "));
+}
+
+static void note_previous(aa_global_t *g, aa_domain_t *d, const char *file,
+                          const acme_cert_info_t *info)
+{
+    if (d->previous_file) {
+        return;    /* the first vhost's is shown */
+    }
+    d->previous_file = apr_pstrdup(g->pool, file);
+    d->previous_serial = apr_pstrdup(g->pool, info->serial_hex);
+    d->previous_issuer = apr_pstrdup(g->pool, info->issuer);
+    d->previous_not_before = info->not_before;
+    d->previous_not_after = info->not_after;
+}
+
+/* Zero downtime: before the module's first certificate, an
+ * SSLCertificateFile still configured (Certbot's, say) keeps serving when
+ * it is valid and covers some of the names; one that is not is taken out
+ * of mod_ssl's list, and where none is left the fallback (and 503) stands
+ * in. mod_ssl pairs cert_files[i] with key_files[i] where that exists,
+ * else the key is in the certificate's file: the pairs stay together. */
+static void judge_previous(aa_global_t *g, apr_pool_t *p, server_rec *s,
+                           aa_srv_conf_t *sc, aa_domain_t *d,
+                           apr_array_header_t *cert_files,
+                           apr_array_header_t *key_files)
+{
+    apr_array_header_t *certs = apr_array_make(p, 2, sizeof(const char *));
+    apr_array_header_t *keys = apr_array_make(p, 2, sizeof(const char *));
+    apr_time_t now = apr_time_now();
+    int i, log = serving_pass();
+
+    for (i = 0; i < cert_files->nelts; i++) {
+        const char *file = APR_ARRAY_IDX(cert_files, i, const char *);
+        acme_cert_info_t *info;
+        const char *why = previous_unusable(&info, p, d, file, now);
+
+        if (why) {
+            if (log) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AA_LOGNO(00121)
+                             "%s: SSLCertificateFile %s %s; it is not served "
+                             "while the module obtains a certificate",
+                             d->name, file, why);
+            }
+            continue;
+        }
+        note_previous(g, d, file, info);
+        if (log) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00120)
+                         "%s: serving SSLCertificateFile %s (serial %s, "
+                         "valid until %s) until the module's own certificate "
+                         "is live", d->name, file, info->serial_hex,
+                         acme_view_time(p, info->not_after));
+        }
+        APR_ARRAY_PUSH(certs, const char *) = file;
+        if (i < key_files->nelts) {
+            APR_ARRAY_PUSH(keys, const char *) =
+                APR_ARRAY_IDX(key_files, i, const char *);
+        }
+    }
+    if (!certs->nelts && !d->fallback_cert) {
+        return;    /* mod_ssl needs something; AA00106 said why */
+    }
+    apr_array_clear(cert_files);
+    apr_array_clear(key_files);
+    apr_array_cat(cert_files, certs);
+    apr_array_cat(key_files, keys);
+    sc->serves_previous = certs->nelts > 0;
+    if (!certs->nelts && log) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AA_LOGNO(00122)
+                     "%s: no configured certificate can be served; the "
+                     "self-signed fallback answers 503 until the module's "
+                     "own certificate is live", d->name);
+    }
+}
+
+int aa_add_cert_files(server_rec *s, apr_pool_t *p,
+                      apr_array_header_t *cert_files,
+                      apr_array_header_t *key_files)
 {
     aa_srv_conf_t *sc = aa_srv_conf(s);
     aa_global_t *g = aa_global();
@@ -669,17 +791,26 @@ static int add_files(server_rec *s, apr_pool_t *p,
     const apr_array_header_t *types;
     int i;
 
-    if (!d || !g || !g->store || (fallback == d->is_live)) {
+    if (!d || !g || !g->store) {
         return DECLINED;
     }
-    if (fallback) {
-        if (!d->fallback_cert) {
-            return DECLINED;
+    if (!d->is_live) {
+        if (cert_files->nelts) {
+            judge_previous(g, p, s, sc, d, cert_files, key_files);
         }
-        APR_ARRAY_PUSH(cert_files, const char *) = d->fallback_cert;
-        APR_ARRAY_PUSH(key_files, const char *) = d->fallback_key;
-        return OK;
+        return DECLINED;
     }
+    /* The module's certificate wins: with the old files beside it mod_ssl
+     * would serve either, by the client's key type preference. */
+    if (cert_files->nelts && serving_pass()) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00123)
+                     "%s: serving the module's certificate; SSLCertificateFile "
+                     "%s is no longer used and can be removed from this "
+                     "virtual host", d->name,
+                     acme_str_join(p, cert_files, ", "));
+    }
+    apr_array_clear(cert_files);
+    apr_array_clear(key_files);
     types = d->live_types;
     for (i = 0; i < types->nelts; i++) {
         acme_key_type_e t = APR_ARRAY_IDX(types, i, acme_key_type_e);
@@ -691,16 +822,19 @@ static int add_files(server_rec *s, apr_pool_t *p,
     return OK;
 }
 
-int aa_add_cert_files(server_rec *s, apr_pool_t *p,
-                      apr_array_header_t *cert_files,
-                      apr_array_header_t *key_files)
-{
-    return add_files(s, p, cert_files, key_files, 0);
-}
-
+/* Only called when no certificate is left in mod_ssl's list. */
 int aa_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
                                apr_array_header_t *cert_files,
                                apr_array_header_t *key_files)
 {
-    return add_files(s, p, cert_files, key_files, 1);
+    aa_srv_conf_t *sc = aa_srv_conf(s);
+    aa_global_t *g = aa_global();
+    aa_domain_t *d = sc ? sc->served : NULL;
+
+    if (!d || !g || !g->store || d->is_live || !d->fallback_cert) {
+        return DECLINED;
+    }
+    APR_ARRAY_PUSH(cert_files, const char *) = d->fallback_cert;
+    APR_ARRAY_PUSH(key_files, const char *) = d->fallback_key;
+    return OK;
 }

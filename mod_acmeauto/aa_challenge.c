@@ -30,12 +30,14 @@ static int answer_challenge(request_rec *r, const char *token)
         return HTTP_NOT_FOUND;
     }
     if (r->method_number != M_GET) {
-        return HTTP_METHOD_NOT_ALLOWED;
+        return DECLINED;
     }
     path = acme_store_path(r->pool, g->store, ACME_AREA_CHALLENGES, token,
                            NULL);
     if (acme_store_read(&ka, &len, path, KEY_AUTH_MAX, r->pool) != APR_SUCCESS) {
-        return HTTP_NOT_FOUND;
+        /* Not ours: another client may answer it (Certbot's webroot, or
+         * mod_md, during a migration), so the request goes on. */
+        return DECLINED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AA_LOGNO(00201)
                   "answering http-01 challenge %s", token);
@@ -58,7 +60,7 @@ int aa_post_read_request(request_rec *r)
         return answer_challenge(r, path + sizeof(AA_CHALLENGE_PREFIX) - 1);
     }
     sc = aa_srv_conf(r->server);
-    if (sc && sc->served && !sc->served->is_live
+    if (sc && sc->served && !sc->served->is_live && !sc->serves_previous
         && ap_ssl_conn_is_ssl(r->connection)) {
         /* The browser has a self-signed certificate in front of it; say
          * clearly that the real one is on its way. */

@@ -15,6 +15,7 @@ APLOG_USE_MODULE(acmeauto);
 static acme_conf_domain_t *conf_domain(apr_pool_t *p, const aa_domain_t *d)
 {
     acme_conf_domain_t *c = apr_pcalloc(p, sizeof(*c));
+    int i;
 
     c->key = d->key;
     c->name = d->name;
@@ -24,10 +25,19 @@ static acme_conf_domain_t *conf_domain(apr_pool_t *p, const aa_domain_t *d)
     c->eab_kid = d->spec.eab_kid;
     c->eab_file = d->eab_file;
     c->eab_inline = d->spec.eab_kid && !d->eab_file;
+    c->server_eab = apr_array_make(p, d->servers->nelts,
+                                   sizeof(acme_conf_eab_t));
+    for (i = 0; i < d->servers->nelts; i++) {
+        acme_conf_eab_t *e = apr_array_push(c->server_eab);
+        e->kid = d->eab[i].kid;
+        e->file = d->eab[i].file;
+        e->inline_hmac = d->eab[i].kid && !d->eab[i].file;
+    }
     c->contacts = d->spec.contacts;
     c->tos_agreed = d->spec.tos_agreed;
     c->tos_url = d->spec.tos_url;
     c->ca_file = d->spec.ca_file;
+    c->http_proxy = d->spec.http_proxy;
     c->auto_restart = d->auto_restart;
     c->activation_delay = d->activation_delay;
     c->retry_delay = d->retry_delay;

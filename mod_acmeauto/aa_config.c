@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 #include <apr_uri.h>
 #include <apr_lib.h>
+#include <apr_user.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -36,6 +37,36 @@ void *aa_create_srv_conf(apr_pool_t *p, server_rec *s)
     return sc;
 }
 
+/* ACMEEAB URL ... of this context by URL, then the inherited ones for
+ * other URLs. A plain ACMEEAB here stands for every URL, so it hides
+ * the inherited per-URL values: the nearer context wins. */
+static apr_array_header_t *merge_eab_urls(apr_pool_t *p,
+                                          const aa_srv_conf_t *base,
+                                          const aa_srv_conf_t *add)
+{
+    apr_array_header_t *a;
+    int i, j, seen;
+
+    if (!base->eab_urls || add->eab_set) {
+        return add->eab_urls;
+    }
+    if (!add->eab_urls) {
+        return base->eab_urls;
+    }
+    a = apr_array_copy(p, add->eab_urls);
+    for (i = 0; i < base->eab_urls->nelts; i++) {
+        aa_eab_url_t *e = APR_ARRAY_IDX(base->eab_urls, i, aa_eab_url_t *);
+        for (j = seen = 0; j < add->eab_urls->nelts; j++) {
+            seen |= !strcmp(e->url, APR_ARRAY_IDX(add->eab_urls, j,
+                                                  aa_eab_url_t *)->url);
+        }
+        if (!seen) {
+            APR_ARRAY_PUSH(a, aa_eab_url_t *) = e;
+        }
+    }
+    return a;
+}
+
 void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
     aa_srv_conf_t *base = basev, *add = addv;
@@ -43,10 +74,8 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 
     sc->servers = add->servers ? add->servers : base->servers;
     sc->eab_set = add->eab_set || base->eab_set;
-    sc->eab_kid = add->eab_set ? add->eab_kid : base->eab_kid;
-    sc->eab_hmac = add->eab_set ? add->eab_hmac : base->eab_hmac;
-    sc->eab_hmac_len = add->eab_set ? add->eab_hmac_len : base->eab_hmac_len;
-    sc->eab_file = add->eab_set ? add->eab_file : base->eab_file;
+    sc->eab = add->eab_set ? add->eab : base->eab;
+    sc->eab_urls = merge_eab_urls(p, base, add);
     sc->contacts = add->contacts ? add->contacts : base->contacts;
     sc->tos = add->tos != AA_UNSET ? add->tos : base->tos;
     sc->tos_url = add->tos != AA_UNSET ? add->tos_url : base->tos_url;
@@ -63,6 +92,7 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->activation_delay = add->activation_delay != AA_UNSET
         ? add->activation_delay : base->activation_delay;
     sc->ca_file = add->ca_file ? add->ca_file : base->ca_file;
+    sc->http_proxy = add->http_proxy ? add->http_proxy : base->http_proxy;
     sc->notify_cmd = add->notify_cmd ? add->notify_cmd : base->notify_cmd;
     sc->deploy_cmd = add->deploy_cmd ? add->deploy_cmd : base->deploy_cmd;
     sc->store_dir = base->store_dir;
@@ -142,7 +172,7 @@ static apr_status_t wipe_key(void *data)
     return APR_SUCCESS;
 }
 
-static const char *eab_assign(cmd_parms *cmd, aa_srv_conf_t *sc,
+static const char *eab_assign(cmd_parms *cmd, aa_eab_t *out,
                               const char *kid, char *hmac,
                               const char *origin)
 {
@@ -167,11 +197,10 @@ static const char *eab_assign(cmd_parms *cmd, aa_srv_conf_t *sc,
     OPENSSL_cleanse(key, len);
     apr_pool_cleanup_register(cmd->pool, box, wipe_key,
                               apr_pool_cleanup_null);
-    sc->eab_set = 1;
-    sc->eab_kid = kid;
-    sc->eab_hmac = held;
-    sc->eab_hmac_len = len;
-    sc->eab_file = NULL;
+    out->kid = kid;
+    out->hmac = held;
+    out->hmac_len = len;
+    out->file = NULL;
     return NULL;
 }
 
@@ -185,7 +214,39 @@ static void free_wiped(void *ptr)
     }
 }
 
-static const char *eab_from_file(cmd_parms *cmd, aa_srv_conf_t *sc,
+/* The EAB key is a secret that only root needs (the parent reads it at
+ * startup, the acmeauto command as root): a file that other users can
+ * read gives the CA account away. Group root may read it. */
+static const char *eab_file_private(cmd_parms *cmd, const char *arg,
+                                    const char *path)
+{
+    apr_finfo_t fi;
+    char *group = NULL;
+
+    if (apr_stat(&fi, path, APR_FINFO_PROT | APR_FINFO_GROUP, cmd->pool)
+        != APR_SUCCESS) {
+        return NULL;    /* the read that follows says why */
+    }
+    if (fi.protection & APR_FPROT_WREAD) {
+        return bad(cmd, arg, apr_psprintf(cmd->pool, "is readable by every "
+                   "user of this machine, and it holds the secret EAB key "
+                   "of your CA account: run 'chmod 600 %s' (and ask the CA "
+                   "for new EAB values if untrusted users may have read "
+                   "it)", path));
+    }
+    if ((fi.protection & APR_FPROT_GREAD) && fi.group != 0) {
+        if (apr_gid_name_get(&group, fi.group, cmd->pool) != APR_SUCCESS) {
+            group = apr_psprintf(cmd->pool, "%ld", (long)fi.group);
+        }
+        return bad(cmd, arg, apr_psprintf(cmd->pool, "is readable by group "
+                   "%s, and it holds the secret EAB key of your CA account: "
+                   "run 'chmod 600 %s' (only root needs to read it)",
+                   group, path));
+    }
+    return NULL;
+}
+
+static const char *eab_from_file(cmd_parms *cmd, aa_eab_t *out,
                                  const char *arg)
 {
     const char *path = ap_server_root_relative(cmd->pool, arg + 5), *err;
@@ -195,6 +256,9 @@ static const char *eab_from_file(cmd_parms *cmd, aa_srv_conf_t *sc,
     apr_size_t len;
     json_t *j;
 
+    if (path && (err = eab_file_private(cmd, arg, path)) != NULL) {
+        return err;
+    }
     if (!path || acme_store_read(&data, &len, path, EAB_FILE_MAX,
                                  cmd->pool) != APR_SUCCESS) {
         return bad(cmd, arg, "cannot be read");
@@ -216,32 +280,92 @@ static const char *eab_from_file(cmd_parms *cmd, aa_srv_conf_t *sc,
         return bad(cmd, arg, "must hold a JSON object with string members "
                    "\"kid\" and \"hmac\"");
     }
-    if ((err = eab_assign(cmd, sc, kid, hmac, arg)) == NULL) {
-        sc->eab_file = path;    /* for the acmeauto command, which reads it
-                                 * as root when it must register */
+    if ((err = eab_assign(cmd, out, kid, hmac, arg)) == NULL) {
+        out->file = path;    /* for the acmeauto command, which reads it
+                              * as root when it must register */
     }
     return err;
 }
 
+/* The values of one ACMEEAB: KID HMAC, file:PATH or none. */
+static const char *eab_values(cmd_parms *cmd, aa_eab_t *out, const char *a1,
+                              const char *a2)
+{
+    memset(out, 0, sizeof(*out));
+    if (a2) {
+        return eab_assign(cmd, out, a1, apr_pstrdup(cmd->pool, a2), a1);
+    }
+    if (!strcasecmp(a1, "none")) {
+        return NULL;
+    }
+    if (!strncmp(a1, "file:", 5)) {
+        return eab_from_file(cmd, out, a1);
+    }
+    return bad(cmd, a1, "needs a second argument: use 'ACMEEAB KID HMAC', "
+               "'ACMEEAB file:PATH' or 'ACMEEAB none' (each may follow an "
+               "ACMEServer URL)");
+}
+
+/* A key id is never an http(s) URL, so a first argument that is one
+ * names the ACMEServer the values are for. */
+static int names_a_server(const char *arg)
+{
+    return !strncasecmp(arg, "https://", 8) || !strncasecmp(arg, "http://", 7);
+}
+
+static const char *set_eab_url(cmd_parms *cmd, aa_srv_conf_t *sc,
+                               const char *url, const char *a2,
+                               const char *a3)
+{
+    aa_eab_url_t *e;
+    int i;
+
+    if (!is_http_url(cmd->pool, url)) {
+        return bad(cmd, url, "is not an http(s) URL of an ACME directory");
+    }
+    if (!a2) {
+        return bad(cmd, url, "needs the values for that CA: 'ACMEEAB URL KID "
+                   "HMAC', 'ACMEEAB URL file:PATH' or 'ACMEEAB URL none'");
+    }
+    for (i = 0; sc->eab_urls && i < sc->eab_urls->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(sc->eab_urls, i, aa_eab_url_t *)->url,
+                    url)) {
+            return bad(cmd, url, "has ACMEEAB values twice here");
+        }
+    }
+    e = apr_pcalloc(cmd->pool, sizeof(*e));
+    e->url = url;
+    e->defined_in = cmd->server;
+    e->defined_at = apr_psprintf(cmd->pool, "%s:%d",
+                                 cmd->directive->filename,
+                                 cmd->directive->line_num);
+    if (a3 && !strncmp(a2, "file:", 5)) {
+        return bad(cmd, a3, "is one argument too many after file:PATH");
+    }
+    if (a3 && !strcasecmp(a2, "none")) {
+        return bad(cmd, a3, "is one argument too many after none");
+    }
+    if (!sc->eab_urls) {
+        sc->eab_urls = apr_array_make(cmd->pool, 2, sizeof(aa_eab_url_t *));
+    }
+    APR_ARRAY_PUSH(sc->eab_urls, aa_eab_url_t *) = e;
+    return eab_values(cmd, &e->eab, a2, a3);
+}
+
 static const char *set_eab(cmd_parms *cmd, void *dc, const char *a1,
-                           const char *a2)
+                           const char *a2, const char *a3)
 {
     aa_srv_conf_t *sc = conf_of(cmd);
 
-    if (!a2) {
-        if (!strcasecmp(a1, "none")) {
-            sc->eab_set = 1;
-            sc->eab_kid = NULL;
-            sc->eab_file = NULL;
-            return NULL;
-        }
-        if (!strncmp(a1, "file:", 5)) {
-            return eab_from_file(cmd, sc, a1);
-        }
-        return bad(cmd, a1, "needs a second argument: use 'ACMEEAB KID HMAC', "
-                   "'ACMEEAB file:PATH' or 'ACMEEAB none'");
+    if (names_a_server(a1)) {
+        return set_eab_url(cmd, sc, a1, a2, a3);
     }
-    return eab_assign(cmd, sc, a1, apr_pstrdup(cmd->pool, a2), a1);
+    if (a3) {
+        return bad(cmd, a3, "is one argument too many: use 'ACMEEAB KID "
+                   "HMAC', or 'ACMEEAB URL KID HMAC' for one ACMEServer URL");
+    }
+    sc->eab_set = 1;
+    return eab_values(cmd, &sc->eab, a1, a2);
 }
 
 static const char *set_domain(cmd_parms *cmd, void *dc, int argc,
@@ -269,6 +393,11 @@ static const char *set_domain(cmd_parms *cmd, void *dc, int argc,
     for (i = 0; i < argc; i++) {
         if (!acme_dns_name_normalize(&name, cmd->pool, argv[i])) {
             return bad(cmd, argv[i], "is not a valid DNS name");
+        }
+        if (name[0] == '*') {
+            return bad(cmd, argv[i], "is a wildcard: a wildcard certificate "
+                       "needs the dns-01 challenge, which this version of "
+                       "mod_acmeauto does not have; list the names instead");
         }
         for (j = 0; j < d->names->nelts; j++) {
             if (!strcmp(APR_ARRAY_IDX(d->names, j, const char *), name)) {
@@ -416,14 +545,44 @@ static const char *set_status(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* For a number without unit: the readings that the directive accepts,
+ * "did you mean 12m or 12h?", so the fix is one edit. */
+static const char *unit_hint(apr_pool_t *p, const char *num,
+                             apr_interval_time_t min, apr_interval_time_t max)
+{
+    static const char units[] = "smhd";
+    const char *fits[4];
+    apr_interval_time_t d;
+    int i, n = 0;
+
+    for (i = 0; units[i]; i++) {
+        if (acme_parse_duration(&d, apr_psprintf(p, "%s%c", num, units[i]))
+            == APR_SUCCESS && d >= min && d <= max) {
+            fits[n++] = apr_psprintf(p, "%s%c", num, units[i]);
+        }
+    }
+    if (n == 0) {
+        return "has no unit: write it with s, m, h or d";
+    }
+    return apr_psprintf(p, "has no unit: did you mean %s%s%s%s%s%s%s? "
+                        "(s, m, h or d: a bare number is not accepted)",
+                        fits[0], n > 2 ? ", " : "", n > 2 ? fits[1] : "",
+                        n > 3 ? ", " : "", n > 3 ? fits[2] : "",
+                        n > 1 ? " or " : "", n > 1 ? fits[n - 1] : "");
+}
+
 static const char *parse_duration(cmd_parms *cmd, const char *arg,
                                   apr_interval_time_t min,
                                   apr_interval_time_t max,
                                   apr_interval_time_t *out)
 {
     apr_interval_time_t d;
+    apr_status_t rv = acme_parse_duration(&d, arg);
 
-    if (acme_parse_duration(&d, arg) != APR_SUCCESS) {
+    if (rv == APR_EINCOMPLETE) {
+        return bad(cmd, arg, unit_hint(cmd->pool, arg, min, max));
+    }
+    if (rv != APR_SUCCESS) {
         return bad(cmd, arg, "is not a duration (a number with s, m, h or d)");
     }
     if (d < min || d > max) {
@@ -499,6 +658,50 @@ static const char *set_challenges(cmd_parms *cmd, void *dc, int argc,
         }
     }
     conf_of(cmd)->challenges_set = 1;
+    return NULL;
+}
+
+/* libcurl's proxy schemes; socks5h resolves the CA's name at the proxy. */
+static int is_proxy_scheme(const char *scheme)
+{
+    static const char *const schemes[] = {
+        "http", "https", "socks4", "socks4a", "socks5", "socks5h", NULL
+    };
+    int i;
+
+    for (i = 0; scheme && schemes[i]; i++) {
+        if (!strcasecmp(scheme, schemes[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *set_http_proxy(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_uri_t uri;
+
+    if (!strcasecmp(arg, "none")) {
+        conf_of(cmd)->http_proxy = "";    /* libcurl: no proxy, whatever
+                                           * the environment says */
+        return NULL;
+    }
+    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS
+        || !is_proxy_scheme(uri.scheme) || !uri.hostname || !*uri.hostname
+        || (uri.path && strcmp(uri.path, "/")) || uri.query
+        || uri.fragment) {
+        return bad(cmd, arg, "is not a proxy URL: use http://HOST:PORT "
+                   "(or https://, socks5h://...), or none to connect to the "
+                   "CA directly even when the environment names a proxy");
+    }
+    if (uri.user || uri.password) {
+        /* It would be written to handoff/config.json for the command. */
+        return bad(cmd, arg, "carries a user name or password: keep them "
+                   "out of httpd.conf and leave ACMEHttpProxy unset; give "
+                   "the proxy URL with its credentials in https_proxy in "
+                   "Apache's environment (/etc/apache2/envvars) instead");
+    }
+    conf_of(cmd)->http_proxy = arg;
     return NULL;
 }
 
@@ -582,8 +785,9 @@ static const char *set_restart_window(cmd_parms *cmd, void *dc,
 const command_rec aa_directives[] = {
     AP_INIT_TAKE_ARGV("ACMEServer", set_server, NULL, RSRC_CONF,
         "ACME directory URL(s), tried in order"),
-    AP_INIT_TAKE12("ACMEEAB", set_eab, NULL, RSRC_CONF,
-        "External Account Binding: KID HMAC, file:PATH or none"),
+    AP_INIT_TAKE123("ACMEEAB", set_eab, NULL, RSRC_CONF,
+        "External Account Binding: [URL] KID HMAC, [URL] file:PATH or "
+        "[URL] none"),
     AP_INIT_TAKE_ARGV("ACMEDomain", set_domain, NULL, RSRC_CONF,
         "Names of one managed certificate (none in a VirtualHost: its names)"),
     AP_INIT_TAKE_ARGV("ACMEContact", set_contact, NULL, RSRC_CONF,
@@ -612,6 +816,8 @@ const command_rec aa_directives[] = {
         "Program run as PATH ARG... EVENT NAME on certificate events"),
     AP_INIT_TAKE1("ACMEStatus", set_status, NULL, RSRC_CONF,
         "on: server-status shows the managed certificates (default on)"),
+    AP_INIT_TAKE1("ACMEHttpProxy", set_http_proxy, NULL, RSRC_CONF,
+        "Proxy URL for the connections to the CA, or none"),
     AP_INIT_TAKE_ARGV("ACMEDeployCmd", set_deploy_cmd, NULL, RSRC_CONF,
         "Program run as root as PATH ARG... DOMAIN CERT KEY CHAIN once a "
         "new certificate is live"),
@@ -619,6 +825,23 @@ const command_rec aa_directives[] = {
         "The module restarts Apache only in this daily window: HH:MM-HH:MM"),
     { NULL }
 };
+
+/* httpd keeps aliases with * or ? apart (s->wild_names): without this
+ * check they would silently get no certificate. */
+static const char *wildcard_refused(apr_pool_t *p, aa_domain_t *d,
+                                    server_rec *s, const char *directive,
+                                    const char *value)
+{
+    return apr_psprintf(p, "ACMEDomain at %s takes the names of the "
+                        "<VirtualHost> at %s:%d, and its %s '%s' is a "
+                        "wildcard: a wildcard certificate needs the dns-01 "
+                        "challenge, which this version of mod_acmeauto does "
+                        "not have. Serve the wildcard from another "
+                        "<VirtualHost> with a certificate of its own, or "
+                        "list this certificate's names with ACMEDomain "
+                        "NAME...", d->defined_at, s->defn_name,
+                        s->defn_line_number, directive, value);
+}
 
 static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
 {
@@ -629,6 +852,13 @@ static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
         || !acme_dns_name_normalize(&name, p, s->server_hostname)) {
         return apr_psprintf(p, "ACMEDomain at %s: the virtual host has no "
                             "usable ServerName", d->defined_at);
+    }
+    if (name[0] == '*') {
+        return wildcard_refused(p, d, s, "ServerName", s->server_hostname);
+    }
+    if (s->wild_names && s->wild_names->nelts > 0) {
+        return wildcard_refused(p, d, s, "ServerAlias",
+                                APR_ARRAY_IDX(s->wild_names, 0, const char *));
     }
     APR_ARRAY_PUSH(d->names, const char *) = name;
     for (i = 0; s->names && i < s->names->nelts; i++) {
@@ -645,23 +875,73 @@ static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
     return NULL;
 }
 
-/* ServerAdmin is the contact when ACMEContact is not given. */
+/* ServerAdmin is the contact when ACMEContact is not given, if mail to it
+ * can arrive: the CA's expiry and revocation notices must not go to
+ * webmaster@localhost (aa_config_warnings says so). */
 static apr_array_header_t *default_contacts(apr_pool_t *p, server_rec *s)
 {
     apr_array_header_t *a = apr_array_make(p, 1, sizeof(const char *));
     const char *admin = s->server_admin;
 
-    if (admin && strchr(admin, '@') && !strpbrk(admin, " \t<>")) {
+    if (aa_admin_is_contact(admin)) {
         APR_ARRAY_PUSH(a, const char *) = apr_pstrcat(p, "mailto:", admin,
                                                       NULL);
     }
     return a;
 }
 
+/* Does 'ACMEEAB URL' apply to the ACMEServer server? The URL itself,
+ * or a URL without query string for all its query variants. */
+static int eab_url_matches(apr_pool_t *p, const char *url, const char *server,
+                           int exact)
+{
+    return exact ? !strcmp(url, server)
+                 : !strpbrk(url, "?#") && !strcmp(url,
+                       acme_job_account_base_url(p, server));
+}
+
+static const aa_eab_url_t *find_eab_url(apr_pool_t *p,
+                                        const apr_array_header_t *urls,
+                                        const char *server)
+{
+    int i, exact;
+
+    for (exact = 1; exact >= 0; exact--) {
+        for (i = 0; urls && i < urls->nelts; i++) {
+            const aa_eab_url_t *e = APR_ARRAY_IDX(urls, i, aa_eab_url_t *);
+            if (eab_url_matches(p, e->url, server, exact)) {
+                return e;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The EAB for one ACMEServer URL: its own, else the plain ACMEEAB. */
+static aa_eab_t eab_for(apr_pool_t *p, const aa_srv_conf_t *sc,
+                        const char *server)
+{
+    const aa_eab_url_t *e = find_eab_url(p, sc->eab_urls, server);
+    aa_eab_t none = { NULL, NULL, 0, NULL, "" };
+
+    return e ? e->eab : sc->eab_set ? sc->eab : none;
+}
+
+void aa_domain_spec_at(acme_domain_spec_t *spec, const aa_domain_t *d,
+                       int index)
+{
+    *spec = d->spec;
+    spec->server_url = APR_ARRAY_IDX(d->servers, index, const char *);
+    spec->eab_kid = d->eab[index].kid;
+    spec->eab_hmac = d->eab[index].hmac;
+    spec->eab_hmac_len = d->eab[index].hmac_len;
+}
+
 static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
                          server_rec *s)
 {
     acme_domain_spec_t *spec = &d->spec;
+    int i;
 
     spec->name = d->name;
     spec->names = d->names;
@@ -673,16 +953,23 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
         APR_ARRAY_PUSH(d->servers, const char *) = AA_DEFAULT_SERVER;
     }
     spec->server_url = APR_ARRAY_IDX(d->servers, 0, const char *);
-    spec->eab_kid = sc->eab_kid;
-    spec->eab_hmac = sc->eab_hmac;
-    spec->eab_hmac_len = sc->eab_hmac_len;
-    d->eab_file = sc->eab_file;
-    d->eab_digest = sc->eab_hmac ? acme_sha256_hex(p,
-        (const char *)sc->eab_hmac, sc->eab_hmac_len) : "";
+    d->eab = apr_pcalloc(p, sizeof(aa_eab_t) * d->servers->nelts);
+    for (i = 0; i < d->servers->nelts; i++) {
+        d->eab[i] = eab_for(p, sc, APR_ARRAY_IDX(d->servers, i,
+                                                 const char *));
+        d->eab[i].digest = d->eab[i].hmac ? acme_sha256_hex(p,
+            (const char *)d->eab[i].hmac, d->eab[i].hmac_len) : "";
+    }
+    spec->eab_kid = d->eab[0].kid;
+    spec->eab_hmac = d->eab[0].hmac;
+    spec->eab_hmac_len = d->eab[0].hmac_len;
+    d->eab_file = d->eab[0].file;
+    d->eab_digest = d->eab[0].digest;
     spec->contacts = sc->contacts ? sc->contacts : default_contacts(p, s);
     spec->tos_agreed = sc->tos == 1;
     spec->tos_url = sc->tos_url;
     spec->ca_file = sc->ca_file;
+    spec->http_proxy = sc->http_proxy;
     if (sc->key_types) {
         spec->key_types = sc->key_types;
     }
@@ -756,7 +1043,8 @@ static int is_domain_setting(const char *directive)
         "ACMEServer", "ACMEEAB", "ACMEContact", "ACMEAgreeTOS",
         "ACMEKeyType", "ACMECACertificate", "ACMEAutoRestart",
         "ACMERetryDelay", "ACMERenewWindow", "ACMEActivationDelay",
-        "ACMEChallenges", "ACMENotifyCmd", "ACMEDeployCmd", NULL
+        "ACMEChallenges", "ACMENotifyCmd", "ACMEHttpProxy",
+        "ACMEDeployCmd", NULL
     };
     int i;
 
@@ -816,6 +1104,66 @@ static const char *check_vhost_settings(apr_pool_t *p,
     return NULL;
 }
 
+static int eab_url_in(apr_pool_t *p, const char *url,
+                      const apr_array_header_t *servers)
+{
+    int i;
+
+    for (i = 0; i < servers->nelts; i++) {
+        const char *u = APR_ARRAY_IDX(servers, i, const char *);
+        if (eab_url_matches(p, url, u, 1) || eab_url_matches(p, url, u, 0)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Is the URL of 'ACMEEAB URL' an ACMEServer URL of its context: of the
+ * vhost, or at the server level (whose settings every vhost inherits)
+ * of the server or of any domain? */
+static int eab_url_used(const aa_global_t *g, apr_pool_t *p,
+                        const aa_eab_url_t *e, server_rec *vs)
+{
+    apr_array_header_t *servers = aa_srv_conf(vs)->servers;
+    int i;
+
+    if (!servers) {
+        servers = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(servers, const char *) = AA_DEFAULT_SERVER;
+    }
+    if (eab_url_in(p, e->url, servers)) {
+        return 1;
+    }
+    for (i = 0; !vs->is_virtual && i < g->domains->nelts; i++) {
+        if (eab_url_in(p, e->url, APR_ARRAY_IDX(g->domains, i,
+                                                aa_domain_t *)->servers)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* No silent settings: EAB values for a URL no ACMEServer names (a typo,
+ * a forgotten trailing slash) would never be sent. */
+static const char *check_eab_urls(const aa_global_t *g, apr_pool_t *p,
+                                  server_rec *vs)
+{
+    const apr_array_header_t *urls = aa_srv_conf(vs)->eab_urls;
+    int i;
+
+    for (i = 0; urls && i < urls->nelts; i++) {
+        const aa_eab_url_t *e = APR_ARRAY_IDX(urls, i, aa_eab_url_t *);
+        if (e->defined_in == vs && !eab_url_used(g, p, e, vs)) {
+            return apr_psprintf(p, "ACMEEAB at %s: %s is not one of the "
+                "ACMEServer URLs %s, so these values would never be sent. "
+                "Give the URL exactly as ACMEServer has it (or without its "
+                "query string)", e->defined_at, e->url, vs->is_virtual
+                ? "of this <VirtualHost>" : "of this server");
+        }
+    }
+    return NULL;
+}
+
 const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
 {
     aa_srv_conf_t *main_sc = aa_srv_conf(s);
@@ -852,6 +1200,9 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
     }
     for (vs = s; vs; vs = vs->next) {
         aa_srv_conf(vs)->served = domain_for_server(g, vs);
+        if ((err = check_eab_urls(g, p, vs)) != NULL) {
+            return err;
+        }
     }
     return check_vhost_settings(p, ap_conftree);
 }

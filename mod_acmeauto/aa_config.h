@@ -12,6 +12,25 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
  * values) into global->domains. Returns an error text or NULL. */
 const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s);
 
+/* A configuration that works but is probably not what was meant. */
+typedef struct {
+    const char *logno;               /* AA_LOGNO(...) */
+    const char *text;
+} aa_warning_t;
+
+/* After aa_config_collect: the warnings for this configuration
+ * (aa_warning_t, in p), for configtest's output and the log at start. */
+apr_array_header_t *aa_config_warnings(const aa_global_t *g, apr_pool_t *p);
+
+/* 1 if ServerAdmin is an e-mail address that mail can reach, so it may
+ * serve as the account's contact (not webmaster@localhost). */
+int aa_admin_is_contact(const char *admin);
+
+/* The spec the job uses at d's index-th ACMEServer: that URL and its
+ * EAB values. */
+void aa_domain_spec_at(acme_domain_spec_t *spec, const aa_domain_t *d,
+                       int index);
+
 #define AA_DEFAULT_SERVER "https://acme-v02.api.letsencrypt.org/directory"
 #define AA_DEFAULT_CHECK_INTERVAL apr_time_from_sec(12 * 3600)
 #define AA_DEFAULT_RETRY_DELAY apr_time_from_sec(30)

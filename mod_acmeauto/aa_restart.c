@@ -68,7 +68,9 @@ typedef struct {
     const char *key;             /* staging/<key>/ */
     const char **files;          /* the set's PEM files by name */
     int nfiles;
-    const char **accounts;       /* EAB: account.json of each CA */
+    /* EAB: for each CA the account.json paths where its account may
+     * be (acme_job_account_paths), as apr_array_header_t* */
+    apr_array_header_t **accounts;
     int naccounts;
     unsigned int seen_hash;      /* the staged.json last judged */
     apr_size_t seen_len;
@@ -169,10 +171,15 @@ static int domain_has_evidence(watcher_t *w, int staging, watched_t *wd,
 static int account_missing(const watched_t *wd)
 {
     struct stat st;
-    int i;
+    int i, j, missing;
 
     for (i = 0; i < wd->naccounts; i++) {
-        if (lstat(wd->accounts[i], &st) != 0 && errno == ENOENT) {
+        const apr_array_header_t *paths = wd->accounts[i];
+        for (j = 0, missing = 1; missing && j < paths->nelts; j++) {
+            missing = lstat(APR_ARRAY_IDX(paths, j, const char *), &st) != 0
+                      && errno == ENOENT;
+        }
+        if (missing) {
             return 1;
         }
     }
@@ -519,14 +526,13 @@ static void watch_list(watcher_t *w, const aa_global_t *g)
             wd->files[wd->nfiles++] = acme_store_pem_name(w->pool, tn, "cert");
             wd->files[wd->nfiles++] = acme_store_pem_name(w->pool, tn, "key");
         }
-        if (d->spec.eab_kid) {
-            wd->accounts = apr_pcalloc(w->pool, sizeof(char *)
-                                       * d->servers->nelts);
-            for (j = 0; j < d->servers->nelts; j++) {
-                wd->accounts[wd->naccounts++] = acme_store_path(w->pool,
-                    g->store, ACME_AREA_ACCOUNTS, acme_job_account_id(
-                    w->pool, APR_ARRAY_IDX(d->servers, j, const char *)),
-                    ACME_FN_ACCOUNT);
+        wd->accounts = apr_pcalloc(w->pool, sizeof(apr_array_header_t *)
+                                   * d->servers->nelts);
+        for (j = 0; j < d->servers->nelts; j++) {
+            if (d->eab[j].kid) {
+                wd->accounts[wd->naccounts++] = acme_job_account_paths(
+                    w->pool, g->store, APR_ARRAY_IDX(d->servers, j,
+                    const char *), d->eab[j].kid);
             }
         }
         wd->is_live = d->is_live;

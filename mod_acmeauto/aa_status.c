@@ -93,6 +93,13 @@ static void view_of(acme_view_t *v, apr_pool_t *p, const aa_global_t *g,
         v->cert_not_before = d->cert_not_before;
         v->cert_not_after = d->cert_not_after;
     }
+    else if (d->previous_file) {
+        v->cert_file = d->previous_file;
+        v->cert_serial = d->previous_serial;
+        v->cert_issuer = d->previous_issuer;
+        v->cert_not_before = d->previous_not_before;
+        v->cert_not_after = d->previous_not_after;
+    }
     v->staged_unseen = g->store && staged_waiting(p, g, d);
     v->held_until = d->held_until;
     load_state(v, p, g, d, now);
@@ -176,7 +183,9 @@ static void html_row(request_rec *r, const acme_view_t *v)
         strcmp(v->state, "held back") ? v->state : "held",
         key_title(r, v), esc(r, acme_str_join(r->pool, v->names, " ")),
         esc(r, v->state), esc(r, acme_view_types(r->pool, v)),
-        esc(r, v->cert_serial), esc(r, v->cert_issuer),
+        esc(r, v->cert_serial), apr_pstrcat(r->pool, esc(r, v->cert_issuer),
+        v->is_live || !v->cert_file ? "" : " (SSLCertificateFile, until the "
+        "module's own is live)", NULL),
         time_html(r, v->cert_not_before), time_html(r, v->cert_not_after),
         renew_text(r, v), time_html(r, v->st.next_attempt),
         v->st.failures, error_text(r, v->st.last_error), wait_text(r, v));

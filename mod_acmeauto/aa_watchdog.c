@@ -110,6 +110,21 @@ const char *aa_state_fingerprint(apr_pool_t *p, const aa_domain_t *d)
         s = apr_pstrcat(p, s, "|", acme_key_type_name(
             APR_ARRAY_IDX(sp->key_types, i, acme_key_type_e)), NULL);
     }
+    /* A fixed proxy starts a fresh attempt, not the end of a day-long
+     * back-off; without ACMEHttpProxy the fingerprint is what it was. */
+    if (sp->http_proxy) {
+        s = apr_pstrcat(p, s, "|proxy=", sp->http_proxy, NULL);
+    }
+    /* Per-URL EAB values of the other CAs, where they differ from the
+     * first's (so a configuration without them keeps its fingerprint). */
+    for (i = 1; i < d->servers->nelts; i++) {
+        const char *kid = d->eab[i].kid ? d->eab[i].kid : "";
+        if (strcmp(kid, sp->eab_kid ? sp->eab_kid : "")
+            || strcmp(d->eab[i].digest, d->eab_digest)) {
+            s = apr_pstrcat(p, s, "|eab", apr_itoa(p, i), "=", kid, "|",
+                            d->eab[i].digest, NULL);
+        }
+    }
     return acme_sha256_hex(p, s, strlen(s));
 }
 
@@ -276,12 +291,13 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
     acme_job_env_t env = { server_stopping, job_log, s, 0, 0, NULL };
-    acme_domain_spec_t spec = d->spec;
+    acme_domain_spec_t spec;
     acme_error_t *err;
     apr_interval_time_t delay;
     const char *next_url;
 
-    spec.server_url = current_server(d, st);
+    /* Each CA gets its own EAB values. */
+    aa_domain_spec_at(&spec, d, current_index(d, st));
     /* RFC 9773 §5: a renewal names what it replaces, where the CA has ARI. */
     spec.replaces = (d->is_live && st->ari.offered) ? d->ari_ids : NULL;
 
@@ -331,9 +347,9 @@ static void check_ari(child_ctx_t *ctx, int i, apr_pool_t *p, apr_time_t now)
     job_state_t *st = &ctx->states[i];
     acme_job_env_t env = { server_stopping, job_log, ctx->g->main_server,
                            0, 0, NULL };
-    acme_domain_spec_t spec = d->spec;
+    acme_domain_spec_t spec;
 
-    spec.server_url = current_server(d, st);
+    aa_domain_spec_at(&spec, d, current_index(d, st));
     aa_ari_check(&st->ari, d, &spec, &env, ctx->keep, p,
                  ctx->g->main_server, now);
     save_state(ctx, i, p, NULL);
@@ -637,51 +653,68 @@ static apr_status_t child_exit_wait(void *data)
     return APR_SUCCESS;
 }
 
-/* Does every CA of d have a stored account? */
-static int accounts_exist(const aa_global_t *g, const aa_domain_t *d,
-                          apr_pool_t *p)
+/* Is there a stored account for d's index-th CA and its key id (one
+ * the job would adopt included)? Runs in the child, as the User. */
+static int account_exists(const aa_global_t *g, const aa_domain_t *d,
+                          int index, apr_pool_t *p)
 {
-    int i;
+    return acme_job_account_dir(p, g->store, APR_ARRAY_IDX(d->servers,
+                                index, const char *), d->eab[index].kid)
+           != NULL;
+}
 
-    for (i = 0; i < d->servers->nelts; i++) {
-        const char *url = APR_ARRAY_IDX(d->servers, i, const char *);
-        if (!acme_store_exists(acme_store_path(p, g->store,
-                               ACME_AREA_ACCOUNTS, acme_job_account_id(p,
-                               url), ACME_FN_ACCOUNT), p)) {
-            return 0;
+/* Wipes key unless an HMAC still kept points at the same bytes (a
+ * plain ACMEEAB is shared by every CA and domain that inherits it). */
+static void wipe_unless_kept(const aa_global_t *g, const unsigned char *key,
+                             apr_size_t len)
+{
+    int i, j;
+
+    for (i = 0; i < g->domains->nelts; i++) {
+        aa_domain_t *d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        for (j = 0; j < d->servers->nelts; j++) {
+            if (d->eab[j].hmac == key) {
+                return;
+            }
         }
     }
-    return 1;
+    OPENSSL_cleanse((void *)key, len);
 }
 
 /* The EAB HMAC is needed only to register an account: a child does not
- * keep it once every account it could need exists. The bytes are wiped
- * once no domain of this child keeps them. */
+ * keep the one for a CA whose account exists. The bytes are wiped once
+ * no domain and CA of this child keeps them. */
 static void drop_eab_secrets(const aa_global_t *g, apr_pool_t *p)
 {
-    int n = g && g->store ? g->domains->nelts : 0, i, j;
-    char *drop = apr_pcalloc(p, n + 1);
+    apr_array_header_t *dropped;
+    int i, j;
 
-    for (i = 0; i < n; i++) {
-        aa_domain_t *d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
-        drop[i] = d->spec.eab_hmac && accounts_exist(g, d, p);
+    if (!g || !g->store) {
+        return;
     }
-    for (i = 0; i < n; i++) {
+    dropped = apr_array_make(p, 4, sizeof(aa_eab_t));
+    for (i = 0; i < g->domains->nelts; i++) {
         aa_domain_t *d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
-        const unsigned char *key = d->spec.eab_hmac;
-        int kept = 0;
-        if (!drop[i]) {
-            continue;
+        for (j = 0; j < d->servers->nelts; j++) {
+            if (d->eab[j].hmac && account_exists(g, d, j, p)) {
+                APR_ARRAY_PUSH(dropped, aa_eab_t) = d->eab[j];
+                d->eab[j].hmac = NULL;
+                d->eab[j].hmac_len = 0;
+            }
         }
-        for (j = 0; j < n; j++) {
-            aa_domain_t *e = APR_ARRAY_IDX(g->domains, j, aa_domain_t *);
-            kept |= !drop[j] && e->spec.eab_hmac == key;
+        d->spec.eab_hmac = d->eab[0].hmac;
+        d->spec.eab_hmac_len = d->eab[0].hmac_len;
+    }
+    for (i = 0; i < dropped->nelts; i++) {
+        const aa_eab_t *e = &APR_ARRAY_IDX(dropped, i, aa_eab_t);
+        for (j = 0; j < i; j++) {
+            if (APR_ARRAY_IDX(dropped, j, aa_eab_t).hmac == e->hmac) {
+                break;    /* already seen to */
+            }
         }
-        if (!kept) {
-            OPENSSL_cleanse((void *)key, d->spec.eab_hmac_len);
+        if (j == i) {
+            wipe_unless_kept(g, e->hmac, e->hmac_len);
         }
-        d->spec.eab_hmac = NULL;
-        d->spec.eab_hmac_len = 0;
     }
 }
 

@@ -44,6 +44,22 @@ static int aa_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* What configtest warns about, in the log too: a server that is only
+ * ever reloaded never shows configtest's output to anyone. As a notice,
+ * which httpd logs at every LogLevel: the server works as configured, so
+ * it is no [warn] for monitoring to page anyone about at each restart. */
+static void log_warnings(aa_global_t *g, apr_pool_t *p, server_rec *s)
+{
+    apr_array_header_t *w = aa_config_warnings(g, p);
+    int i;
+
+    for (i = 0; i < w->nelts; i++) {
+        aa_warning_t *e = &APR_ARRAY_IDX(w, i, aa_warning_t);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "%s%s", e->logno,
+                     e->text);
+    }
+}
+
 /* Runs before mod_ssl's post_config so that the certificate files we
  * hand it are already in place. */
 static int aa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -59,6 +75,9 @@ static int aa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     global = g;
+    if (!dry_run) {
+        log_warnings(g, ptemp, s);
+    }
     if (g->domains->nelts == 0) {
         return OK;    /* loaded but unused: no store, no threads */
     }
@@ -83,12 +102,19 @@ static int aa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void aa_test_config(apr_pool_t *pconf, server_rec *s)
 {
     aa_global_t *g = apr_pcalloc(pconf, sizeof(*g));
+    apr_array_header_t *w;
     const char *err;
+    int i;
 
     g->pool = pconf;
     if ((err = aa_config_collect(g, pconf, s)) != NULL) {
         fprintf(stderr, "%s\n", err);
         exit(1);
+    }
+    w = aa_config_warnings(g, pconf);
+    for (i = 0; i < w->nelts; i++) {
+        aa_warning_t *e = &APR_ARRAY_IDX(w, i, aa_warning_t);
+        fprintf(stderr, "%swarning: %s\n", e->logno, e->text);
     }
     /* Store trouble does not stop the server, so it is only a warning. */
     if (g->domains->nelts > 0

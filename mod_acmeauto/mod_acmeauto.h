@@ -18,6 +18,25 @@
 #define AA_LOGNO(n) "AA" #n ": "
 
 
+/* External Account Binding values for a CA (ACMEEAB). */
+typedef struct {
+    const char *kid;                 /* NULL: none */
+    const unsigned char *hmac;       /* decoded; lives (and is wiped) with
+                                      * pconf */
+    apr_size_t hmac_len;
+    const char *file;                /* ACMEEAB file:PATH, or NULL */
+    const char *digest;              /* SHA-256 of hmac, or "": set with
+                                      * the domain, kept when hmac goes */
+} aa_eab_t;
+
+/* 'ACMEEAB URL ...': the values for one ACMEServer URL. */
+typedef struct {
+    const char *url;
+    aa_eab_t eab;
+    server_rec *defined_in;
+    const char *defined_at;          /* "file:line" for messages */
+} aa_eab_url_t;
+
 /* One ACMEDomain: one certificate (per key type) for its names. */
 typedef struct aa_domain_t {
     const char *name;                /* first name: logs and notifications */
@@ -33,6 +52,8 @@ typedef struct aa_domain_t {
     const char *eab_digest;          /* SHA-256 of the EAB HMAC, or "" */
     const char *eab_file;            /* ACMEEAB file:PATH, or NULL */
     apr_array_header_t *servers;     /* ACMEServer URLs, in failover order */
+    aa_eab_t *eab;                   /* the EAB for each of servers; the
+                                      * first's is also in spec */
     int auto_restart;
     apr_interval_time_t retry_delay;
     int renew_pct;                   /* renew with this % of lifetime left */
@@ -60,6 +81,14 @@ typedef struct aa_domain_t {
     apr_time_t held_until;
     const char *fallback_cert;       /* self-signed stand-in, when needed */
     const char *fallback_key;
+    /* Before the module's first certificate: a configured SSLCertificateFile
+     * (Certbot's, say) that mod_ssl serves meanwhile, as the parent found
+     * it when it gave mod_ssl its files (NULL/0: none). */
+    const char *previous_file;
+    const char *previous_serial;     /* hex */
+    const char *previous_issuer;
+    apr_time_t previous_not_before;
+    apr_time_t previous_not_after;
     apr_array_header_t *deploy_cmd;  /* ACMEDeployCmd argv, or NULL */
     int deploy_due;                  /* a set went live in this pass */
 } aa_domain_t;
@@ -67,11 +96,10 @@ typedef struct aa_domain_t {
 /* Per-server settings; AA_UNSET/NULL fields inherit from the main server. */
 typedef struct {
     apr_array_header_t *servers;     /* ACMEServer URLs */
-    int eab_set;                     /* ACMEEAB seen (kid NULL: none) */
-    const char *eab_kid;
-    const unsigned char *eab_hmac;
-    apr_size_t eab_hmac_len;
-    const char *eab_file;            /* where they came from, or NULL */
+    int eab_set;                     /* ACMEEAB without URL seen */
+    aa_eab_t eab;                    /* ... its values (kid NULL: none) */
+    apr_array_header_t *eab_urls;    /* aa_eab_url_t*: ACMEEAB URL ...,
+                                      * this context's first */
     apr_array_header_t *contacts;    /* "mailto:..." */
     int tos;                         /* AA_UNSET, 0, 1 */
     const char *tos_url;
@@ -84,6 +112,8 @@ typedef struct {
     int challenges_set;              /* ACMEChallenges seen */
     apr_array_header_t *notify_cmd;  /* ACMENotifyCmd argv */
     const char *ca_file;
+    const char *http_proxy;          /* ACMEHttpProxy: URL, "" (none) or
+                                      * NULL (libcurl's environment) */
     const char *store_dir;           /* main server only */
     apr_interval_time_t check_interval; /* main server only */
     int status;                      /* ACMEStatus: AA_UNSET, 0, 1 (main) */
@@ -91,6 +121,8 @@ typedef struct {
     /* Set in post_config for the request path: the domain this vhost
      * serves, and whether it still runs on the fallback certificate. */
     aa_domain_t *served;
+    int serves_previous;             /* a valid SSLCertificateFile stands in
+                                      * until the module's own is live */
     apr_array_header_t *deploy_cmd;  /* ACMEDeployCmd argv */
     int restart_window_set;          /* ACMERestartWindow (main server) */
     acme_window_t restart_window;

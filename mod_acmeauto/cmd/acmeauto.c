@@ -30,6 +30,9 @@ static const ax_subcommand_t subcommands[] = {
       "revoke NAME|--cert PATH [--key PATH] [--reason REASON]" },
     { "account", ax_cmd_account,
       "account [--ca URL] [--update-contact]   the account at each CA" },
+    { "import-certbot", ax_cmd_import,
+      "import-certbot [DIR] [--dry-run]   take over Certbot's accounts and "
+      "certificates" },
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -47,6 +47,7 @@ int ax_cmd_check(ax_ctx_t *ctx, int argc, const char *const *argv);
 int ax_cmd_renew(ax_ctx_t *ctx, int argc, const char *const *argv);
 int ax_cmd_revoke(ax_ctx_t *ctx, int argc, const char *const *argv);
 int ax_cmd_account(ax_ctx_t *ctx, int argc, const char *const *argv);
+int ax_cmd_import(ax_ctx_t *ctx, int argc, const char *const *argv);
 
 /* Gets d a new certificate now, as `renew NAME --force` does, and waits
  * (at most `wait`) until the running server serves it; the exit code.

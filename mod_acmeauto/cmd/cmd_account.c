@@ -37,6 +37,8 @@ static const char *const usage_text =
  * speak for it: the first that uses it. */
 typedef struct {
     const char *url;
+    const char *kid;             /* its ACMEEAB key id: the account is
+                                  * the CA's and the key id's */
     const acme_conf_domain_t *d;
 } ca_t;
 
@@ -76,19 +78,23 @@ static apr_array_header_t *configured_cas(ax_ctx_t *ctx, const char *only,
                                                     acme_conf_domain_t *);
         for (k = 0; k < d->servers->nelts; k++) {
             const char *url = APR_ARRAY_IDX(d->servers, k, const char *);
+            const char *kid = acme_conf_eab(d, url)->kid;
             ca_t *ca = NULL;
 
             if (only && strcmp(only, url)) {
                 continue;
             }
             for (n = 0; n < cas->nelts && !ca; n++) {
-                if (!strcmp(APR_ARRAY_IDX(cas, n, ca_t).url, url)) {
-                    ca = &APR_ARRAY_IDX(cas, n, ca_t);
+                ca_t *o = &APR_ARRAY_IDX(cas, n, ca_t);
+                if (!strcmp(o->url, url) && (o->kid == kid || (o->kid && kid
+                                             && !strcmp(o->kid, kid)))) {
+                    ca = o;
                 }
             }
             if (!ca) {
                 ca = apr_array_push(cas);
                 ca->url = url;
+                ca->kid = kid;
                 ca->d = d;
             }
             else if (update && !same_list(ca->d->contacts, d->contacts)) {
@@ -118,7 +124,7 @@ static const char *json_list(apr_pool_t *p, const json_t *a)
 }
 
 static void print_account(apr_pool_t *p, const char *url,
-                          const char *account_url, const json_t *acct,
+                          const char *kid, const char *account_url, const json_t *acct,
                           const json_t *stored, const char *key_path)
 {
     json_int_t created = json_integer_value(json_object_get(stored,
@@ -127,6 +133,9 @@ static void print_account(apr_pool_t *p, const char *url,
     char buf[APR_RFC822_DATE_LEN];
 
     printf("CA:       %s\n", url);
+    if (kid) {
+        printf("key id:   %s\n", kid);
+    }
     printf("account:  %s\n", account_url);
     printf("status:   %s\n", acme_json_str(acct, "status")
                              ? acme_json_str(acct, "status") : "?");
@@ -142,10 +151,9 @@ static void print_account(apr_pool_t *p, const char *url,
 /* One CA, as the User. */
 static int one_ca(ax_ctx_t *ctx, const ca_t *ca, int update, apr_pool_t *p)
 {
-    const char *dir = acme_store_path(p, ctx->store, ACME_AREA_ACCOUNTS,
-                                      acme_job_account_id(p, ca->url), NULL);
-    const char *key_path = apr_pstrcat(p, dir, "/", ACME_FN_ACCOUNT_KEY,
-                                       NULL);
+    const char *dir = acme_job_account_dir(p, ctx->store, ca->url, ca->kid);
+    const char *key_path = dir ? apr_pstrcat(p, dir, "/", ACME_FN_ACCOUNT_KEY,
+                                             NULL) : NULL;
     json_t *stored = NULL, *acct = NULL;
     const char *account_url = NULL;
     acme_http_t *http;
@@ -155,15 +163,17 @@ static int one_ca(ax_ctx_t *ctx, const ca_t *ca, int update, apr_pool_t *p)
     apr_size_t len;
     apr_status_t rv;
 
-    if (acme_store_read_json(&stored, apr_pstrcat(p, dir, "/",
-                                                  ACME_FN_ACCOUNT, NULL), p)
-        == APR_SUCCESS) {
+    if (dir && acme_store_read_json(&stored, apr_pstrcat(p, dir, "/",
+                                                         ACME_FN_ACCOUNT,
+                                                         NULL), p)
+               == APR_SUCCESS) {
         account_url = acme_json_str(stored, "url");
     }
     if (!account_url) {
-        printf("CA:       %s\naccount:  none yet (the background job "
-               "registers one when it first needs a certificate from this "
-               "CA)\n", ca->url);
+        printf("CA:       %s\n%s%s%saccount:  none yet (the background "
+               "job registers one when it first needs a certificate from "
+               "this CA)\n", ca->url, ca->kid ? "key id:   " : "",
+               ca->kid ? ca->kid : "", ca->kid ? "\n" : "");
         return AX_OK;
     }
     if ((rv = acme_store_read(&pem, &len, key_path, ACME_STORE_FILE_MAX, p))
@@ -180,6 +190,7 @@ static int one_ca(ax_ctx_t *ctx, const ca_t *ca, int update, apr_pool_t *p)
         ax_error("%s: no HTTP client", ca->url);
         return AX_FAILED;
     }
+    acme_http_curl_set_proxy(http, ca->d->http_proxy);
     c->account_key = key;
     c->account_url = account_url;
     rv = update ? acme_account_update_contact(&acct, c, p, ca->d->contacts)
@@ -200,7 +211,7 @@ static int one_ca(ax_ctx_t *ctx, const ca_t *ca, int update, apr_pool_t *p)
                 ? acme_str_join(p, ca->d->contacts, " ")
                 : "(none: ACMEContact is not set)");
     }
-    print_account(p, ca->url, account_url, acct, stored, key_path);
+    print_account(p, ca->url, ca->kid, account_url, acct, stored, key_path);
     return AX_OK;
 }
 

@@ -234,10 +234,11 @@ static void check_account(check_t *ck, const acme_job_env_t *env,
 {
     ax_ctx_t *ctx = ck->ctx;
     const char *url = spec->server_url, *status;
-    const char *id = acme_job_account_id(ck->p, url);
-    const char *path = acme_store_path(ck->p, ctx->store, ACME_AREA_ACCOUNTS,
-                                       id, ACME_FN_ACCOUNT);
-    int had = acme_store_exists(path, ck->p);
+    const char *dir = acme_job_account_dir(ck->p, ctx->store, url,
+                                           spec->eab_kid);
+    const char *id = dir ? strrchr(dir, '/') + 1
+                         : acme_job_account_id(ck->p, url, spec->eab_kid);
+    int had = dir != NULL;
     acme_client_t *c;
     acme_error_t *err;
 
@@ -270,7 +271,8 @@ static void check_account(check_t *ck, const acme_job_env_t *env,
                     "run the check again");
             return;
         }
-        had = acme_store_exists(path, ck->p);
+        had = acme_job_account_dir(ck->p, ctx->store, url, spec->eab_kid)
+              != NULL;
     }
     if (acme_job_account(&c, &err, ck->p, spec, ctx->store, env)
         != APR_SUCCESS) {
@@ -301,11 +303,12 @@ static void check_account(check_t *ck, const acme_job_env_t *env,
 
 static void check_ca(check_t *ck, const acme_job_env_t *env, int index)
 {
-    acme_domain_spec_t spec = ck->spec;
+    /* The first CA's EAB key was read as root; the others' key ids. */
+    acme_domain_spec_t spec = index ? ax_spec(ck->ctx, ck->d, index, 0)
+                                    : ck->spec;
     acme_http_t *http;
     acme_client_t *c;
 
-    spec.server_url = APR_ARRAY_IDX(ck->d->servers, index, const char *);
     if (acme_http_curl_create(&http, ck->p, spec.ca_file,
                               "mod_acmeauto/0.1 (check)") != APR_SUCCESS
         || acme_client_create(&c, ck->p, http, spec.server_url)
@@ -313,6 +316,7 @@ static void check_ca(check_t *ck, const acme_job_env_t *env, int index)
         problem(ck, "cannot start libcurl", "check the installation");
         return;
     }
+    acme_http_curl_set_proxy(http, spec.http_proxy);
     if (acme_directory_fetch(c) != APR_SUCCESS) {
         problem_err(ck, c->error, "check ACMEServer, the network, and "
                     "ACMECACertificate if the CA uses a private root");

@@ -303,6 +303,7 @@ acme_domain_spec_t ax_spec(ax_ctx_t *ctx, const acme_conf_domain_t *d,
                            int server_index, int read_eab)
 {
     acme_domain_spec_t spec;
+    const acme_conf_eab_t *eab;
 
     memset(&spec, 0, sizeof(spec));
     spec.name = d->key;
@@ -310,15 +311,18 @@ acme_domain_spec_t ax_spec(ax_ctx_t *ctx, const acme_conf_domain_t *d,
     spec.key_types = d->key_types;
     spec.server_url = APR_ARRAY_IDX(d->servers, server_index
                                     % d->servers->nelts, const char *);
-    spec.eab_kid = d->eab_kid;
-    if (read_eab && d->eab_kid && d->eab_file) {
-        spec.eab_hmac = eab_from_file(ctx, d->eab_file, d->eab_kid,
+    /* Each CA its own EAB values (ACMEEAB URL ...), as the job. */
+    eab = acme_conf_eab(d, spec.server_url);
+    spec.eab_kid = eab->kid;
+    if (read_eab && eab->kid && eab->file) {
+        spec.eab_hmac = eab_from_file(ctx, eab->file, eab->kid,
                                       &spec.eab_hmac_len);
     }
     spec.contacts = d->contacts;
     spec.tos_agreed = d->tos_agreed;
     spec.tos_url = d->tos_url;
     spec.ca_file = d->ca_file;
+    spec.http_proxy = d->http_proxy;
     return spec;
 }
 

@@ -84,7 +84,8 @@ typedef struct {
 /* What the User-side child is given. */
 typedef struct {
     const target_t *t;
-    const char *server, *ca_file, *name;
+    const char *server, *ca_file, *http_proxy, *name;
+    const char *eab_kid;            /* with server: whose account signs */
     int reason;
     const acme_conf_domain_t *d;    /* for the notification; or NULL */
 } revoke_job_t;
@@ -315,7 +316,10 @@ static const acme_conf_domain_t *domain_of(ax_ctx_t *ctx,
 }
 
 /* ACMECACertificate of a domain that uses server; NULL: system trust. */
-static const char *ca_file_for(ax_ctx_t *ctx, const char *server)
+/* A configured domain with this CA, for its ACMECACertificate and
+ * ACMEHttpProxy; NULL when none has it. */
+static const acme_conf_domain_t *domain_of_ca(ax_ctx_t *ctx,
+                                              const char *server)
 {
     int i, j;
 
@@ -324,7 +328,26 @@ static const char *ca_file_for(ax_ctx_t *ctx, const char *server)
                                                     acme_conf_domain_t *);
         for (j = 0; j < d->servers->nelts; j++) {
             if (!strcmp(server, APR_ARRAY_IDX(d->servers, j, const char *))) {
-                return d->ca_file;
+                return d;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The ACMEEAB key id for server: d's if it lists server, else that of
+ * the first domain that does; NULL: none (the account has no key id). */
+static const char *eab_kid_for(ax_ctx_t *ctx, const acme_conf_domain_t *d,
+                               const char *server)
+{
+    int i, j;
+
+    for (i = -1; i < ctx->conf->domains->nelts; i++) {
+        const acme_conf_domain_t *e = i < 0 ? d
+            : APR_ARRAY_IDX(ctx->conf->domains, i, acme_conf_domain_t *);
+        for (j = 0; e && j < e->servers->nelts; j++) {
+            if (!strcmp(server, APR_ARRAY_IDX(e->servers, j, const char *))) {
+                return acme_conf_eab(e, server)->kid;
             }
         }
     }
@@ -351,7 +374,9 @@ static int revoke_as_user(ax_ctx_t *ctx, void *baton)
 
     memset(&r, 0, sizeof(r));
     r.server_url = job->server;
+    r.eab_kid = job->eab_kid;
     r.ca_file = job->ca_file;
+    r.http_proxy = job->http_proxy;
     r.der = t->der;
     r.der_len = t->der_len;
     r.reason = job->reason;
@@ -552,7 +577,9 @@ static int revoke_domain(ax_ctx_t *ctx, const revoke_args_t *a)
     }
     memset(&job, 0, sizeof(job));
     job.server = issuing_ca(ctx, d);
+    job.eab_kid = eab_kid_for(ctx, d, job.server);
     job.ca_file = d->ca_file;
+    job.http_proxy = d->http_proxy;
     job.reason = a->reason;
     for (t = 0; t < n; t++) {
         job.t = &ts[t];
@@ -590,7 +617,7 @@ static acme_key_type_e live_slot(ax_ctx_t *ctx, const acme_conf_domain_t *d,
 
 static int revoke_file(ax_ctx_t *ctx, const revoke_args_t *a)
 {
-    const acme_conf_domain_t *d;
+    const acme_conf_domain_t *d, *ca;
     const char *why;
     target_t t;
     revoke_job_t job;
@@ -626,7 +653,11 @@ static int revoke_file(ax_ctx_t *ctx, const revoke_args_t *a)
                : APR_ARRAY_IDX(APR_ARRAY_IDX(ctx->conf->domains, 0,
                                acme_conf_domain_t *)->servers, 0,
                                const char *);
-    job.ca_file = ca_file_for(ctx, job.server);
+    if ((ca = domain_of_ca(ctx, job.server)) != NULL) {
+        job.ca_file = ca->ca_file;
+        job.http_proxy = ca->http_proxy;
+    }
+    job.eab_kid = eab_kid_for(ctx, d, job.server);
     job.reason = a->reason;
     /* Revoking a file that is in fact a live certificate of d: it is set
      * aside and replaced as revoke NAME does. */

@@ -43,8 +43,11 @@ static apr_status_t check_preconditions(acme_client_t *c, apr_pool_t *p,
     if (c->dir.eab_required && !eab_kid) {
         return acme_client_fail(c, APR_EACCES, ACME_FAIL_CONFIG, activity,
                                 "the CA requires External Account Binding",
-                                "set 'ACMEEAB KID HMAC' with the values from "
-                                "the CA's account page");
+                                apr_psprintf(p, "set 'ACMEEAB KID HMAC' (or, "
+                                             "for this CA only, 'ACMEEAB %s "
+                                             "KID HMAC') with the values "
+                                             "from the CA's account page",
+                                             c->directory_url));
     }
     return APR_SUCCESS;
 }

@@ -36,6 +36,20 @@ static json_int_t secs(apr_interval_time_t t)
     return (json_int_t)apr_time_sec(t);
 }
 
+static json_t *eab_array(const apr_array_header_t *a)
+{
+    json_t *j = json_array();
+    int i;
+
+    for (i = 0; a && j && i < a->nelts; i++) {
+        const acme_conf_eab_t *e = &APR_ARRAY_IDX(a, i, acme_conf_eab_t);
+        json_array_append_new(j, json_pack("{s:s?,s:s?,s:b}", "kid", e->kid,
+                                           "file", e->file, "inline",
+                                           e->inline_hmac));
+    }
+    return j;
+}
+
 static json_t *domain_to_json(const acme_conf_domain_t *d)
 {
     json_t *j = json_pack("{s:s,s:s,s:s?,s:s?,s:b,s:b,s:s?,s:s?,s:b,s:I,"
@@ -60,6 +74,11 @@ static json_t *domain_to_json(const acme_conf_domain_t *d)
         json_object_set_new(j, "contacts", str_array(d->contacts));
         json_object_set_new(j, "notify_cmd", d->notify_cmd
                             ? str_array(d->notify_cmd) : json_null());
+        json_object_set_new(j, "http_proxy", d->http_proxy
+                            ? json_string(d->http_proxy) : json_null());
+        if (d->server_eab) {
+            json_object_set_new(j, "server_eab", eab_array(d->server_eab));
+        }
     }
     return j;
 }
@@ -175,6 +194,43 @@ static apr_interval_time_t get_secs(reader_t *r, const json_t *j,
     return apr_time_from_sec(get_int(r, j, member, 0, 10LL * 366 * 86400));
 }
 
+/* server_eab, one entry per server; absent (an older file): the
+ * domain's EAB for each. */
+static apr_array_header_t *get_server_eab(reader_t *r, const json_t *j,
+                                          const acme_conf_domain_t *d)
+{
+    const json_t *v = json_object_get(j, "server_eab"), *e;
+    apr_array_header_t *a = apr_array_make(r->p, d->servers->nelts + 1,
+                                           sizeof(acme_conf_eab_t));
+    acme_conf_eab_t *x;
+    size_t i;
+
+    if (!v) {
+        for (i = 0; i < (size_t)d->servers->nelts; i++) {
+            x = apr_array_push(a);
+            x->kid = d->eab_kid;
+            x->file = d->eab_file;
+            x->inline_hmac = d->eab_inline;
+        }
+        return a;
+    }
+    if (!json_is_array(v) || json_array_size(v) != (size_t)d->servers->nelts) {
+        problem(r, "is not a list with one entry per server", "server_eab");
+        return a;
+    }
+    json_array_foreach(v, i, e) {
+        x = apr_array_push(a);
+        if (!json_is_object(e)) {
+            problem(r, "holds something other than objects", "server_eab");
+            continue;
+        }
+        x->kid = get_str(r, e, "kid", 0);
+        x->file = get_str(r, e, "file", 0);
+        x->inline_hmac = get_bool(r, e, "inline");
+    }
+    return a;
+}
+
 static acme_conf_domain_t *domain_from_json(reader_t *r, const json_t *j)
 {
     acme_conf_domain_t *d = apr_pcalloc(r->p, sizeof(*d));
@@ -211,6 +267,7 @@ static acme_conf_domain_t *domain_from_json(reader_t *r, const json_t *j)
     d->tos_agreed = get_bool(r, j, "tos_agreed");
     d->tos_url = get_str(r, j, "tos_url", 0);
     d->ca_file = get_str(r, j, "ca_file", 0);
+    d->http_proxy = get_str(r, j, "http_proxy", 0);
     d->auto_restart = get_bool(r, j, "auto_restart");
     d->activation_delay = get_secs(r, j, "activation_delay");
     d->retry_delay = get_secs(r, j, "retry_delay");
@@ -219,6 +276,7 @@ static acme_conf_domain_t *domain_from_json(reader_t *r, const json_t *j)
     d->notify_cmd = get_strs(r, j, "notify_cmd", 1);
     d->defined_at = get_str(r, j, "defined_at", 0);
     d->state_config = get_str(r, j, "state_config", 0);
+    d->server_eab = get_server_eab(r, j, d);
     if (!r->why && (!d->names->nelts || !d->key_types->nelts
                     || !d->servers->nelts)) {
         r->why = apr_psprintf(r->p, "domain %s has no names, key types or "
@@ -266,6 +324,21 @@ apr_status_t acme_conf_parse(acme_conf_t **out, const char **why,
     }
     *out = c;
     return APR_SUCCESS;
+}
+
+const acme_conf_eab_t *acme_conf_eab(const acme_conf_domain_t *d,
+                                     const char *server_url)
+{
+    static const acme_conf_eab_t none = { NULL, NULL, 0 };
+    int i;
+
+    for (i = 0; d->server_eab && i < d->server_eab->nelts; i++) {
+        if (!strcmp(server_url, APR_ARRAY_IDX(d->servers, i, const char *))) {
+            return &APR_ARRAY_IDX(d->server_eab, i, acme_conf_eab_t);
+        }
+    }
+    return d->server_eab && d->server_eab->nelts
+           ? &APR_ARRAY_IDX(d->server_eab, 0, acme_conf_eab_t) : &none;
 }
 
 acme_conf_domain_t *acme_conf_find(const acme_conf_t *c, const char *name)

@@ -17,10 +17,17 @@
  *                 "eab_file": STR|null, "eab_inline": BOOL,
  *                 "contacts": [..], "tos_agreed": BOOL,
  *                 "tos_url": STR|null, "ca_file": STR|null,
+ *                 "http_proxy": STR|null (absent from older files),
  *                 "auto_restart": BOOL, "activation_delay": SEC,
  *                 "retry_delay": SEC, "renew_pct": N, "renew_left": SEC,
  *                 "notify_cmd": [..]|null, "defined_at": STR,
- *                 "state_config": STR}, ...]}
+ *                 "state_config": STR,
+ *                 "server_eab": [{"kid": STR|null, "file": STR|null,
+ *                                 "inline": BOOL}, ..]}, ...]}
+ * server_eab has one entry per server, in the same order (ACMEEAB may be
+ * given per ACMEServer URL); eab_kid, eab_file and eab_inline are those
+ * of the first server. Older files have no server_eab: every server
+ * then has the first one's.
  * state_config is the fingerprint the job keeps state/<key>.json under
  * (a hash; it covers the EAB HMAC only as a digest), so the command
  * reads the job's state as the job does; absent from older files. */
@@ -36,6 +43,13 @@
 #define ACME_FN_CONF "config.json"
 #define ACME_CONF_VERSION 1
 
+/* The EAB settings for one CA: the key id and where its HMAC is. */
+typedef struct {
+    const char *kid;                 /* NULL: no EAB */
+    const char *file;                /* ACMEEAB file:PATH, or NULL */
+    int inline_hmac;                 /* the HMAC is in httpd.conf itself */
+} acme_conf_eab_t;
+
 typedef struct {
     const char *key;                 /* the store key (staging/<key>/...) */
     const char *name;                /* first name, for messages */
@@ -49,6 +63,8 @@ typedef struct {
     int tos_agreed;
     const char *tos_url;
     const char *ca_file;
+    const char *http_proxy;          /* ACMEHttpProxy: URL, "" (none) or
+                                      * NULL (the environment's) */
     int auto_restart;
     apr_interval_time_t activation_delay;
     apr_interval_time_t retry_delay;
@@ -58,6 +74,7 @@ typedef struct {
     const char *defined_at;          /* "file:line" */
     const char *state_config;        /* the job's state fingerprint, or
                                       * NULL (an older config.json) */
+    apr_array_header_t *server_eab;  /* acme_conf_eab_t, one per server */
 } acme_conf_domain_t;
 
 typedef struct {
@@ -79,6 +96,11 @@ json_t *acme_conf_to_json(const acme_conf_t *c);
 apr_status_t acme_conf_parse(acme_conf_t **c, const char **why,
                              apr_pool_t *p, const char *data,
                              apr_size_t len);
+
+/* The EAB settings d uses at server_url: those of that ACMEServer URL;
+ * for a URL d no longer lists, those of its first server. */
+const acme_conf_eab_t *acme_conf_eab(const acme_conf_domain_t *d,
+                                     const char *server_url);
 
 /* The domain with this key or one of its names (case-insensitive);
  * NULL when none. */

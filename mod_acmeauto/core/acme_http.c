@@ -9,6 +9,7 @@ typedef struct {
     CURL *curl;
     const char *ca_file;
     const char *user_agent;
+    const char *proxy;        /* NULL: libcurl reads the environment */
 } curl_baton_t;
 
 typedef struct {
@@ -116,6 +117,12 @@ static struct curl_slist *setup_request(acme_http_t *http, CURL *curl,
     if (b->ca_file) {
         curl_easy_setopt(curl, CURLOPT_CAINFO, b->ca_file);
     }
+    if (b->proxy) {
+        /* "" turns the environment's proxy off; a URL is used for every
+         * request, whatever no_proxy says: the administrator named it. */
+        curl_easy_setopt(curl, CURLOPT_PROXY, b->proxy);
+        curl_easy_setopt(curl, CURLOPT_NOPROXY, "");
+    }
     if (http->should_abort) {
         /* Lets a stopping server end a slow request within a second. */
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
@@ -213,4 +220,11 @@ apr_status_t acme_http_curl_create(acme_http_t **http, apr_pool_t *p,
     (*http)->request = curl_request;
     (*http)->baton = b;
     return APR_SUCCESS;
+}
+
+void acme_http_curl_set_proxy(acme_http_t *http, const char *proxy)
+{
+    curl_baton_t *b = http->baton;
+
+    b->proxy = proxy;
 }

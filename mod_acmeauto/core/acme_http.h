@@ -41,6 +41,12 @@ struct acme_http_t {
 apr_status_t acme_http_curl_create(acme_http_t **http, apr_pool_t *p,
                                    const char *ca_file, const char *user_agent);
 
+/* The proxy for the requests of a transport made by acme_http_curl_create
+ * (ACMEHttpProxy): a URL libcurl understands, "" for none even if the
+ * environment names one, NULL (the default) for libcurl's environment
+ * variables (https_proxy, no_proxy...). proxy must outlive http. */
+void acme_http_curl_set_proxy(acme_http_t *http, const char *proxy);
+
 /* Call once per process before any thread uses the transport. */
 void acme_http_global_init(void);
 

@@ -37,11 +37,117 @@ static void job_log(job_t *job, int level, const char *fmt, ...)
     job->env->log(job->env->baton, level, msg);
 }
 
-const char *acme_job_account_id(apr_pool_t *p, const char *server_url)
+/* A hash keeps any URL and key id a safe directory name. */
+static const char *hash_id(apr_pool_t *p, const char *s)
 {
-    /* One account per CA URL; a hash keeps any URL a safe directory name. */
-    return apr_pstrndup(p, acme_sha256_hex(p, server_url, strlen(server_url)),
-                        16);
+    return apr_pstrndup(p, acme_sha256_hex(p, s, strlen(s)), 16);
+}
+
+const char *acme_job_account_base_url(apr_pool_t *p, const char *server_url)
+{
+    return apr_pstrndup(p, server_url, strcspn(server_url, "?#"));
+}
+
+const char *acme_job_account_id(apr_pool_t *p, const char *server_url,
+                                const char *eab_kid)
+{
+    const char *base = acme_job_account_base_url(p, server_url);
+
+    /* A URL holds no newline, so the two parts cannot run together. */
+    return hash_id(p, eab_kid ? apr_pstrcat(p, base, "\nkid:", eab_kid, NULL)
+                              : base);
+}
+
+/* Earlier versions kept one account per URL, byte for byte: the ids
+ * such an account may be under, other than the account's own id. */
+static apr_array_header_t *legacy_ids(apr_pool_t *p, const char *server_url,
+                                      const char *eab_kid)
+{
+    apr_array_header_t *ids = apr_array_make(p, 2, sizeof(const char *));
+    const char *own = acme_job_account_id(p, server_url, eab_kid);
+    const char *cand[2];
+    int i;
+
+    cand[0] = hash_id(p, server_url);
+    cand[1] = hash_id(p, acme_job_account_base_url(p, server_url));
+    for (i = 0; i < 2; i++) {
+        if (strcmp(cand[i], own)
+            && (!i || strcmp(cand[i], cand[0]))) {
+            APR_ARRAY_PUSH(ids, const char *) = cand[i];
+        }
+    }
+    return ids;
+}
+
+static const char *account_dir_of(apr_pool_t *p, const acme_store_t *store,
+                                  const char *id)
+{
+    return acme_store_path(p, store, ACME_AREA_ACCOUNTS, id, NULL);
+}
+
+/* The stored account record in dir, if it names an account URL. */
+static json_t *read_record(apr_pool_t *p, const char *dir)
+{
+    json_t *j;
+
+    if (acme_store_read_json(&j, apr_pstrcat(p, dir, "/", ACME_FN_ACCOUNT,
+                                             NULL), p) != APR_SUCCESS
+        || !acme_json_str(j, "url")) {
+        return NULL;
+    }
+    return j;
+}
+
+/* An earlier version's account for the URL: its record has no "kid"
+ * member (this version always writes one). Which key id registered it
+ * was never recorded; it served every key id at that URL, so it goes on
+ * serving each of them rather than make any spend new EAB values. */
+static const char *legacy_dir(apr_pool_t *p, const acme_store_t *store,
+                              const char *server_url, const char *eab_kid)
+{
+    apr_array_header_t *ids = legacy_ids(p, server_url, eab_kid);
+    int i;
+
+    for (i = 0; i < ids->nelts; i++) {
+        const char *dir = account_dir_of(p, store, APR_ARRAY_IDX(ids, i,
+                                                                 const char *));
+        json_t *j = read_record(p, dir);
+        if (j && !json_object_get(j, "kid")) {
+            return dir;
+        }
+    }
+    return NULL;
+}
+
+const char *acme_job_account_dir(apr_pool_t *p, const acme_store_t *store,
+                                 const char *server_url, const char *eab_kid)
+{
+    const char *own = account_dir_of(p, store, acme_job_account_id(p,
+                                     server_url, eab_kid));
+
+    return read_record(p, own) ? own
+                               : legacy_dir(p, store, server_url, eab_kid);
+}
+
+apr_array_header_t *acme_job_account_paths(apr_pool_t *p,
+                                           const acme_store_t *store,
+                                           const char *server_url,
+                                           const char *eab_kid)
+{
+    apr_array_header_t *ids = legacy_ids(p, server_url, eab_kid);
+    apr_array_header_t *paths = apr_array_make(p, ids->nelts + 1,
+                                               sizeof(const char *));
+    int i;
+
+    APR_ARRAY_PUSH(paths, const char *) = acme_store_path(p, store,
+        ACME_AREA_ACCOUNTS, acme_job_account_id(p, server_url, eab_kid),
+        ACME_FN_ACCOUNT);
+    for (i = 0; i < ids->nelts; i++) {
+        APR_ARRAY_PUSH(paths, const char *) = acme_store_path(p, store,
+            ACME_AREA_ACCOUNTS, APR_ARRAY_IDX(ids, i, const char *),
+            ACME_FN_ACCOUNT);
+    }
+    return paths;
 }
 
 static apr_status_t load_or_make_key(EVP_PKEY **key, job_t *job,
@@ -96,21 +202,85 @@ static apr_status_t check_tos_url(job_t *job)
     return APR_SUCCESS;
 }
 
-/* Loads the stored account for the CA, or registers one. The account is
- * written to the store right after the CA confirms it, before anything
- * else can fail, so the EAB (single use at many CAs) is spent once. */
+static json_t *account_record(apr_pool_t *p, const char *url,
+                              const char *server_url, const char *eab_kid,
+                              json_int_t created)
+{
+    return acme_json_pool_own(p, json_pack("{s:s,s:s,s:o,s:I}", "url", url,
+        "server", server_url, "kid", eab_kid ? json_string(eab_kid)
+                                             : json_null(),
+        "created", created));
+}
+
+/* Takes an earlier version's account (legacy, a directory) as this
+ * key id's own: a copy of its key and record, with the key id written
+ * down. The original stays for the other key ids that shared it. */
+static apr_status_t adopt_account(job_t *job, const char *legacy,
+                                  const char *dir)
+{
+    json_t *old = read_record(job->p, legacy), *rec;
+    char *pem;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (!old) {
+        return APR_ENOENT;
+    }
+    rec = account_record(job->p, acme_json_str(old, "url"),
+                         acme_json_str(old, "server") ? acme_json_str(old,
+                         "server") : job->d->server_url, job->d->eab_kid,
+                         json_integer_value(json_object_get(old, "created")));
+    json_object_set_new(rec, "adopted_from", json_string(
+        strrchr(legacy, '/') + 1));
+    if ((rv = acme_store_read(&pem, &len, apr_pstrcat(job->p, legacy, "/",
+                              ACME_FN_ACCOUNT_KEY, NULL), ACME_STORE_FILE_MAX,
+                              job->p)) != APR_SUCCESS
+        || (rv = acme_store_mkdirs(dir, 0700, job->p)) != APR_SUCCESS
+        || (rv = acme_store_write(apr_pstrcat(job->p, dir, "/",
+                                  ACME_FN_ACCOUNT_KEY, NULL), pem, len, 0600,
+                                  job->p)) != APR_SUCCESS
+        || (rv = acme_store_write_json(apr_pstrcat(job->p, dir, "/",
+                                       ACME_FN_ACCOUNT, NULL), rec, 0600,
+                                       job->p)) != APR_SUCCESS) {
+        return rv;
+    }
+    job_log(job, 2, "account %s (accounts/%s/, stored by an earlier "
+            "version) adopted as accounts/%s/ for %s%s%s",
+            acme_json_str(old, "url"), strrchr(legacy, '/') + 1,
+            strrchr(dir, '/') + 1, acme_job_account_base_url(job->p,
+            job->d->server_url), job->d->eab_kid ? " with key id " : "",
+            job->d->eab_kid ? job->d->eab_kid : "");
+    return APR_SUCCESS;
+}
+
+/* Loads the stored account for the CA and key id, adopts one an
+ * earlier version stored, or registers one. The account is written to
+ * the store right after the CA confirms it, before anything else can
+ * fail, so the EAB (single use at many CAs) is spent once. */
 static apr_status_t setup_account(job_t *job)
 {
     acme_client_t *c = job->client;
-    const char *id = acme_job_account_id(job->p, job->d->server_url);
-    const char *dir = acme_store_path(job->p, job->store, ACME_AREA_ACCOUNTS,
-                                      id, NULL);
+    const char *id = acme_job_account_id(job->p, job->d->server_url,
+                                         job->d->eab_kid);
+    const char *dir = account_dir_of(job->p, job->store, id);
     const char *json_path = apr_pstrcat(job->p, dir, "/", ACME_FN_ACCOUNT,
                                         NULL);
+    const char *legacy;
     json_t *acct = NULL;
     int created;
     apr_status_t rv;
 
+    if (!read_record(job->p, dir)
+        && (legacy = legacy_dir(job->p, job->store, job->d->server_url,
+                                job->d->eab_kid)) != NULL
+        && adopt_account(job, legacy, dir) != APR_SUCCESS) {
+        c->error = acme_error_make(job->p, APR_EGENERAL, ACME_FAIL_CONFIG,
+                                   "adopting the stored account",
+                                   apr_psprintf(job->p, "cannot copy %s to "
+                                                "%s", legacy, dir),
+                                   "check ACMEStoreDir and its permissions");
+        return APR_EGENERAL;
+    }
     if ((rv = acme_store_mkdirs(dir, 0700, job->p)) != APR_SUCCESS
         || (rv = load_or_make_key(&c->account_key, job,
                                   apr_pstrcat(job->p, dir, "/",
@@ -122,8 +292,7 @@ static apr_status_t setup_account(job_t *job)
                                    "check ACMEStoreDir and its permissions");
         return rv;
     }
-    if (!created && acme_store_read_json(&acct, json_path, job->p) == APR_SUCCESS
-        && acme_json_str(acct, "url")) {
+    if (!created && (acct = read_record(job->p, dir)) != NULL) {
         c->account_url = apr_pstrdup(job->p, acme_json_str(acct, "url"));
         return APR_SUCCESS;
     }
@@ -144,13 +313,14 @@ static apr_status_t setup_account(job_t *job)
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    acct = acme_json_pool_own(job->p, json_pack("{s:s,s:s,s:o}",
-        "url", c->account_url, "server", job->d->server_url,
-        "created", json_integer(apr_time_sec(apr_time_now()))));
+    acct = account_record(job->p, c->account_url, job->d->server_url,
+                          job->d->eab_kid,
+                          (json_int_t)apr_time_sec(apr_time_now()));
     rv = acme_store_write_json(json_path, acct, 0600, job->p);
     if (rv == APR_SUCCESS) {
-        job_log(job, 2, "account %s registered at %s", c->account_url,
-                job->d->server_url);
+        job_log(job, 2, "account %s registered at %s%s%s", c->account_url,
+                job->d->server_url, job->d->eab_kid ? " with key id " : "",
+                job->d->eab_kid ? job->d->eab_kid : "");
     }
     return rv;
 }
@@ -496,22 +666,39 @@ static apr_status_t stage(job_t *job)
         ACME_AREA_STAGING, d->name, ACME_FN_STAGED), meta, 0600, job->p);
 }
 
+static void set_aside(job_t *job, const char *path)
+{
+    apr_file_rename(path, apr_psprintf(job->p, "%s.lost.%" APR_TIME_T_FMT,
+                                       path, apr_time_sec(apr_time_now())),
+                    job->p);
+}
+
 /* The CA no longer knows our account (RFC 8555 §7.3.1): set the stored
- * one aside so the next attempt registers anew. */
+ * one aside so the next attempt registers anew; an earlier version's
+ * record it was adopted from too, or the next attempt would adopt the
+ * lost account again. */
 static void forget_lost_account(job_t *job, const acme_error_t *err)
 {
-    const char *dir, *path;
+    const char *dir, *from, *legacy;
+    json_t *rec, *old;
 
     if (!err->type || strcmp(err->type, "accountDoesNotExist")) {
         return;
     }
-    dir = acme_store_path(job->p, job->store, ACME_AREA_ACCOUNTS,
-                          acme_job_account_id(job->p, job->d->server_url),
-                          NULL);
-    path = apr_pstrcat(job->p, dir, "/", ACME_FN_ACCOUNT, NULL);
-    apr_file_rename(path, apr_psprintf(job->p, "%s.lost.%" APR_TIME_T_FMT,
-                                       path, apr_time_sec(apr_time_now())),
-                    job->p);
+    dir = account_dir_of(job->p, job->store, acme_job_account_id(job->p,
+                         job->d->server_url, job->d->eab_kid));
+    rec = read_record(job->p, dir);
+    from = rec ? acme_json_str(rec, "adopted_from") : NULL;
+    if (from && !strchr(from, '/') && *from != '.') {
+        legacy = account_dir_of(job->p, job->store, from);
+        old = read_record(job->p, legacy);
+        if (old && !json_object_get(old, "kid")
+            && !strcmp(acme_json_str(old, "url"), acme_json_str(rec, "url"))) {
+            set_aside(job, apr_pstrcat(job->p, legacy, "/", ACME_FN_ACCOUNT,
+                                       NULL));
+        }
+    }
+    set_aside(job, apr_pstrcat(job->p, dir, "/", ACME_FN_ACCOUNT, NULL));
     job_log(job, 1, "the CA does not know the stored account any more; "
             "a new one will be registered at the next attempt");
 }
@@ -533,6 +720,9 @@ static apr_status_t job_init(job_t *job, acme_error_t **err)
         *err = acme_error_make(job->p, rv, ACME_FAIL_TRANSIENT, "starting",
                                "no HTTP client", NULL);
         return rv;
+    }
+    if (!env->http) {
+        acme_http_curl_set_proxy(http, job->d->http_proxy);
     }
     job->client->should_abort = env->should_abort;
     job->client->abort_baton = env->baton;

@@ -16,7 +16,8 @@ typedef struct {
     apr_array_header_t *names;        /* const char*, lower case */
     apr_array_header_t *key_types;    /* acme_key_type_e */
     const char *server_url;           /* ACME directory, byte for byte */
-    const char *eab_kid;              /* NULL: no EAB */
+    const char *eab_kid;              /* NULL: no EAB; with server_url
+                                       * it names the account */
     /* NULL with eab_kid set: the caller holds the key back; a needed
      * registration fails with APR_EAGAIN. */
     const unsigned char *eab_hmac;
@@ -25,6 +26,8 @@ typedef struct {
     int tos_agreed;                   /* ACMEAgreeTOS on or a URL */
     const char *tos_url;              /* the URL given to ACMEAgreeTOS */
     const char *ca_file;              /* trust anchors for the CA, or NULL */
+    const char *http_proxy;           /* proxy URL for the CA; "": none;
+                                       * NULL: libcurl's environment */
     apr_table_t *replaces;            /* key type name -> ARI cert ID of the
                                        * certificate being renewed; or NULL */
 } acme_domain_spec_t;
@@ -45,7 +48,8 @@ typedef struct {
 
 /* Runs one order per key type for d and stages the results in
  * staging/<name>/. On failure *err says what went wrong (in p). The
- * account for d->server_url is created on first use and reused after. */
+ * account for d->server_url and d->eab_kid is created on first use and
+ * reused after. */
 apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
                             const acme_domain_spec_t *d,
                             const acme_store_t *store,
@@ -57,8 +61,33 @@ apr_status_t acme_job_ari(acme_ari_t *ari, acme_error_t **err, apr_pool_t *p,
                           const acme_domain_spec_t *d, const char *cert_id,
                           const acme_job_env_t *env);
 
-/* Directory name of the account for a CA URL under accounts/. In p. */
-const char *acme_job_account_id(apr_pool_t *p, const char *server_url);
+/* An account belongs to a CA and an EAB key id: to the directory URL
+ * without its query string and fragment (DigiCert selects renew or
+ * reissue by query; it is still the same CA) and to eab_kid (NULL: no
+ * EAB). Two key ids at one URL are two accounts. */
+const char *acme_job_account_base_url(apr_pool_t *p, const char *server_url);
+
+/* Directory name under accounts/ of the account for (server_url,
+ * eab_kid). Without a key id and without a query string it is the id
+ * earlier versions gave the URL, so such accounts stay where they are.
+ * In p. */
+const char *acme_job_account_id(apr_pool_t *p, const char *server_url,
+                                const char *eab_kid);
+
+/* The directory (a path in p) of the account the job would use for
+ * (server_url, eab_kid): its own, else one an earlier version stored
+ * under the URL alone (byte for byte, or without the query), which the
+ * job adopts rather than spend EAB values on a new registration. NULL
+ * when there is none. Reads account.json: the User's side only. */
+const char *acme_job_account_dir(apr_pool_t *p, const acme_store_t *store,
+                                 const char *server_url, const char *eab_kid);
+
+/* The account.json paths acme_job_account_dir looks at, own first: for
+ * root, which may lstat them but not read them. Array of const char*. */
+apr_array_header_t *acme_job_account_paths(apr_pool_t *p,
+                                           const acme_store_t *store,
+                                           const char *server_url,
+                                           const char *eab_kid);
 
 /* The client for d->server_url with the account the job uses: loaded
  * from the store, or registered exactly as the job would (EAB, terms,

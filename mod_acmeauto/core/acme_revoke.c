@@ -105,18 +105,25 @@ static apr_status_t load_account(acme_client_t *c, apr_pool_t *p,
                                  const acme_revoke_req_t *r,
                                  const acme_store_t *store)
 {
-    const char *dir = acme_store_path(p, store, ACME_AREA_ACCOUNTS,
-                                      acme_job_account_id(p, r->server_url),
-                                      NULL);
+    const char *dir = acme_job_account_dir(p, store, r->server_url,
+                                           r->eab_kid);
     const char *activity = apr_psprintf(c->pool, "loading the account for "
                                         "%s", r->server_url);
     json_t *acct;
     char *pem;
     apr_size_t len;
-    apr_status_t rv;
+    apr_status_t rv = APR_ENOENT;
 
-    rv = acme_store_read(&pem, &len, apr_pstrcat(p, dir, "/",
-                         ACME_FN_ACCOUNT_KEY, NULL), ACME_STORE_FILE_MAX, p);
+    if (dir) {
+        rv = acme_store_read(&pem, &len, apr_pstrcat(p, dir, "/",
+                             ACME_FN_ACCOUNT_KEY, NULL), ACME_STORE_FILE_MAX,
+                             p);
+    }
+    else {    /* for the message: where the job would keep it */
+        dir = acme_store_path(p, store, ACME_AREA_ACCOUNTS,
+                              acme_job_account_id(p, r->server_url,
+                                                  r->eab_kid), NULL);
+    }
     if (rv == APR_SUCCESS) {
         rv = acme_key_from_pem(&c->account_key, p, pem, len);
     }
@@ -154,6 +161,9 @@ apr_status_t acme_revoke(acme_error_t **err, apr_pool_t *p,
         *err = acme_error_make(p, rv, ACME_FAIL_TRANSIENT, "starting",
                                "no HTTP client", NULL);
         return rv;
+    }
+    if (!env->http) {
+        acme_http_curl_set_proxy(http, r->http_proxy);
     }
     acme_client_create(&c, p, http, r->server_url);
     c->should_abort = env->should_abort;

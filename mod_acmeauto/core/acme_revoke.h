@@ -37,7 +37,10 @@ apr_status_t acme_cert_revoke(acme_client_t *c, apr_pool_t *p,
 /* What to revoke, where and how. */
 typedef struct {
     const char *server_url;         /* the CA's ACME directory */
+    const char *eab_kid;            /* its ACMEEAB key id, or NULL: with
+                                     * server_url it names the account */
     const char *ca_file;            /* trust anchors for it, or NULL */
+    const char *http_proxy;         /* as acme_domain_spec_t's, or NULL */
     const unsigned char *der;       /* the certificate (leaf), DER */
     apr_size_t der_len;
     int reason;                     /* or ACME_REVOKE_NO_REASON */
@@ -45,7 +48,7 @@ typedef struct {
 } acme_revoke_req_t;
 
 /* Revokes r->der at r->server_url. Without a certificate key the account
- * the job uses for that CA signs (accounts/<acme_job_account_id>/ in
+ * the job uses for that CA and key id signs (acme_job_account_dir in
  * store; none is registered here: an account that never dealt with this
  * certificate has no authority over it). On failure *err says why (in
  * p); err->type "alreadyRevoked" when the CA had revoked it already.

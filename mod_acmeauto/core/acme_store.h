@@ -8,7 +8,9 @@
  * which stays with its set of names (see aa_identity).
  *
  * Owned by the server's User (the job writes; root reads with acme_safe):
- *   accounts/<ca-id>/account.json, account.key.pem (0600)
+ *   accounts/<ca-id>/account.json, account.key.pem (0600); <ca-id>:
+ *     the CA's URL without query and the EAB key id, hashed
+ *     (acme_job_account_id)
  *   challenges/<token>                 key authorizations in flight
  *   staging/<key>/<type>.cert.pem, <type>.key.pem, <type>.order.json,
  *                 staged.json          orders under way and staged sets

@@ -115,7 +115,7 @@ apr_status_t acme_parse_duration(apr_interval_time_t *out, const char *s)
 {
     /* Ten years is more than any sane interval and keeps us off overflow. */
     const apr_int64_t max_s = APR_INT64_C(10) * 366 * 86400;
-    apr_int64_t n, unit = 1;
+    apr_int64_t n, unit;
     apr_size_t len;
     char num[32];
 
@@ -128,11 +128,17 @@ apr_status_t acme_parse_duration(apr_interval_time_t *out, const char *s)
     case 'm': unit = 60; num[--len] = '\0'; break;
     case 'h': unit = 3600; num[--len] = '\0'; break;
     case 'd': unit = 86400; num[--len] = '\0'; break;
-    default: break;
+    default: unit = 0; break;    /* no unit: only a plain 0 is clear */
     }
     if (!apr_isdigit(num[0])
-        || acme_parse_int64(&n, num, 0, max_s / unit) != APR_SUCCESS) {
+        || acme_parse_int64(&n, num, 0, max_s / (unit ? unit : 1))
+           != APR_SUCCESS) {
         return APR_EINVAL;
+    }
+    if (!unit && n != 0) {
+        /* "12" meant 12 seconds to the parser and 12 hours to whoever
+         * wrote ACMECheckInterval 12: refuse rather than guess. */
+        return APR_EINCOMPLETE;
     }
     *out = apr_time_from_sec(n * unit);
     return APR_SUCCESS;

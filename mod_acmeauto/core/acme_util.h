@@ -25,7 +25,9 @@ int acme_token_is_valid(const char *token);
 /* Strict parsers: the whole string must be consumed. */
 apr_status_t acme_parse_int64(apr_int64_t *out, const char *s,
                               apr_int64_t min, apr_int64_t max);
-/* "90", "90s", "15m", "12h", "7d" (no suffix: seconds). */
+/* "90s", "15m", "12h", "7d" (the unit is case-blind), or "0". A number
+ * without a unit is APR_EINCOMPLETE (the caller can suggest units), any
+ * other text APR_EINVAL; *out is only set on success. */
 apr_status_t acme_parse_duration(apr_interval_time_t *out, const char *s);
 /* RFC 3339 timestamp ("2026-11-26T12:00:00Z", fractions and offsets
  * allowed), strictly. */

@@ -141,15 +141,22 @@ static json_t *json_key_types(const apr_array_header_t *types)
     return a;
 }
 
+/* "source" says whose certificate is served: the module's ("live") or,
+ * until it has one, a configured "SSLCertificateFile" ("file"). */
 static json_t *json_cert(apr_pool_t *p, const acme_view_t *v)
 {
-    if (!v->is_live || !v->cert_serial) {
+    int live = v->is_live;
+
+    if (!v->cert_serial || (!live && !v->cert_file)) {
         return json_null();
     }
-    return json_pack("{s:s, s:s, s:o, s:o}", "serial", v->cert_serial,
+    return json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "serial",
+                     v->cert_serial,
                      "issuer", v->cert_issuer ? v->cert_issuer : "",
                      "not_before", json_time(p, v->cert_not_before),
-                     "not_after", json_time(p, v->cert_not_after));
+                     "not_after", json_time(p, v->cert_not_after),
+                     "source", live ? "live" : "SSLCertificateFile",
+                     "file", json_str_or_null(live ? NULL : v->cert_file));
 }
 
 static json_t *json_error(apr_pool_t *p, const json_t *e)

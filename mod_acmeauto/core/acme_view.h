@@ -33,6 +33,10 @@ typedef struct {
     const char *cert_issuer;
     apr_time_t cert_not_before;
     apr_time_t cert_not_after;
+    /* --- input: before the first live certificate, the cert_* facts may
+     * be those of a configured certificate that is served meanwhile
+     * (is_live stays 0); cert_file is its path --- */
+    const char *cert_file;
     /* --- inputs: activation --- */
     int staged_unseen;               /* a staged set the parent has not
                                       * looked at yet (its start preceded

@@ -198,6 +198,7 @@ def test_configtest_accepts_eab_none_and_file(apache, pebble):
     b = apache("ACMEEAB file:@ROOT@/eab.json\n")
     with open(os.path.join(b.root, "eab.json"), "w") as f:
         f.write('{"kid": "kid-1", "hmac": "%s"}' % pebble.eab["kid-1"])
+    os.chmod(os.path.join(b.root, "eab.json"), 0o600)    # a secret: root only
     rc, out = b.configtest()
     assert rc == 0, out
 

@@ -1,6 +1,8 @@
-"""http-01 answered by the module's own request hook (SPEC §3): unknown or
-malformed tokens get 404 without touching the file system, and a challenge
-is answered before authentication, redirects and rewrites."""
+"""http-01 answered by the module's own request hook (SPEC §3): malformed
+tokens get 404 without touching the file system; a well-formed token the
+module does not hold is declined, so whatever else serves the path (files
+from Certbot's webroot, mod_md) keeps working beside it; a challenge is
+answered before authentication, redirects and rewrites."""
 
 import os
 import secrets
@@ -41,16 +43,19 @@ def test_unknown_valid_token_is_404(server):
         assert r.status == 404, (host, r)
 
 
-def test_unknown_token_not_served_from_docroot(server):
-    """Tokens not in flight get 404 and never touch the file system, even when
-    a file of that name exists under the DocumentRoot."""
+def test_unknown_token_is_left_to_the_docroot(server):
+    """A token the module does not hold goes on to the rest of Apache: a
+    file Certbot's webroot plugin wrote under the DocumentRoot is served
+    (a migration keeps Certbot's renewals working), on a managed vhost and
+    on one the module does not manage, and a POST is not refused either."""
     token = b64url(secrets.token_bytes(32))
     d = mkdir(os.path.join(server.htdocs, ".well-known", "acme-challenge"))
-    mkdir(os.path.dirname(d))
-    write_file(os.path.join(d, token), SECRET + "\n")
-    r = server.get(PREFIX + token, server.name)
-    assert r.status == 404, r
-    assert SECRET not in r.text
+    write_file(os.path.join(d, token), "certbot-" + token + "\n")
+    for host in _hosts(server):
+        r = server.get(PREFIX + token, host)
+        assert r.status == 200 and r.text == "certbot-" + token + "\n", (host, r)
+    r = server.get(PREFIX + token, server.name, method="POST")
+    assert r.status != 405, r
 
 
 def _traversal_paths():
@@ -118,13 +123,13 @@ def test_challenge_answered_before_auth_and_rewrites(apache, pebble):
                + vhosts(alias, acme_domain=alias, http_extra=guard_alias))
     write_file(os.path.join(a.root, "htpasswd"), "")
     a.start()
-    # the guards work for ordinary requests and unknown tokens
+    # the guards work for ordinary requests, and for tokens the module does
+    # not hold (those are left to the rest of the configuration)
     token = b64url(secrets.token_bytes(32))
-    assert a.get("/index.html", rewrite).status == 301
-    assert a.get("/index.html", basic).status == 401
-    assert a.get("/index.html", alias).status == 301
-    for host in (rewrite, basic, alias):
-        assert a.get(PREFIX + token, host).status == 404
+    for path in ("/index.html", PREFIX + token):
+        assert a.get(path, rewrite).status == 301
+        assert a.get(path, basic).status == 401
+        assert a.get(path, alias).status == 301
     for host in (rewrite, basic, alias):
         served = a.wait_cert(host, timeout=TIMEOUT)
         ok, out = a.verify_chain(served)

@@ -64,19 +64,23 @@ def _closed_port():
 def test_check(apache, pebble):
     terms = pebble.directory()["meta"]["termsOfService"]
     wrong = b64url(secrets.token_bytes(32))
-    assert wrong != pebble.eab["kid-1"]
+    assert wrong != pebble.eab["kid-2"]
+    # An account is the CA's (URL without query) and the key id's: TOS and
+    # EAB get key ids of their own, or they would share GOOD's account.
     a = apache("ACMEEAB file:@ROOT@/eab.json\nACMEContact admin@example.org\n"
                "ACMEAgreeTOS on\nACMERetryDelay 2s\n"
                "ACMEDomain %s www.%s\n" % (GOOD, GOOD) + vhosts(GOOD)
                + vhosts(TOS, https_extra="  ACMEDomain %s\n  ACMEServer %s?t84=tos\n"
-                        "  ACMEAgreeTOS off\n" % (TOS, pebble.directory_url))
+                        "  ACMEAgreeTOS off\n  ACMEEAB file:@ROOT@/tos.json\n"
+                        % (TOS, pebble.directory_url))
                + vhosts(EAB, https_extra="  ACMEDomain %s\n  ACMEServer %s?t84=eab\n"
                         "  ACMEEAB file:@ROOT@/wrong.json\n"
                         % (EAB, pebble.directory_url))
                + vhosts(NOEAB, https_extra="  ACMEDomain %s\n  ACMEServer %s?t84=noeab\n"
                         "  ACMEEAB none\n" % (NOEAB, pebble.directory_url)))
     _eab_file(a, "eab.json", "kid-1", pebble.eab["kid-1"])
-    _eab_file(a, "wrong.json", "kid-1", wrong)
+    _eab_file(a, "tos.json", "kid-3", pebble.eab["kid-3"])
+    _eab_file(a, "wrong.json", "kid-2", wrong)
     a.start()
 
     # A good setup: an ok line for each part, both names served.

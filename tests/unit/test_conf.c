@@ -167,6 +167,36 @@ START_TEST(what_it_did_not_write_is_refused)
 }
 END_TEST
 
+/* ACMEHttpProxy: a URL, "" (none, even if the environment names one) and
+ * unset (the environment's) are three different things to libcurl. */
+START_TEST(http_proxy_keeps_its_three_meanings)
+{
+    static const char *const values[] = { "http://proxy.test:3128", "",
+                                          NULL };
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        acme_conf_t *in = sample(), *out;
+        acme_conf_domain_t *d;
+        const char *why = NULL, *text;
+
+        APR_ARRAY_IDX(in->domains, 0, acme_conf_domain_t *)->http_proxy =
+            values[i];
+        text = acme_json_dump(test_pool, acme_json_pool_own(
+            test_pool, acme_conf_to_json(in)));
+        ck_assert_int_eq(parse_text(&out, &why, text), APR_SUCCESS);
+        d = APR_ARRAY_IDX(out->domains, 0, acme_conf_domain_t *);
+        if (values[i]) {
+            ck_assert_ptr_nonnull(d->http_proxy);
+            ck_assert_str_eq(d->http_proxy, values[i]);
+        }
+        else {
+            ck_assert_ptr_null(d->http_proxy);
+        }
+    }
+}
+END_TEST
+
 Suite *conf_suite(void)
 {
     Suite *s = suite_create("conf");
@@ -176,6 +206,7 @@ Suite *conf_suite(void)
     tcase_add_test(tc, round_trip_keeps_every_value);
     tcase_add_test(tc, no_secret_is_written);
     tcase_add_test(tc, what_it_did_not_write_is_refused);
+    tcase_add_test(tc, http_proxy_keeps_its_three_meanings);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -78,7 +78,7 @@ static const char *staging(const job_fixture_t *jf, const char *file)
 static const char *account_dir(const job_fixture_t *jf)
 {
     return apr_pstrcat(test_pool, jf->store->base, "/accounts/",
-                       acme_job_account_id(test_pool, DIR_URL), NULL);
+                       acme_job_account_id(test_pool, DIR_URL, NULL), NULL);
 }
 
 static int exists(const char *path)

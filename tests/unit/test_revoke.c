@@ -276,7 +276,7 @@ START_TEST(stored_account_signs)
     acme_revoke_req_t r = request(&tc, 3);
     acme_job_env_t env = { 0 };
     const char *dir = acme_store_path(test_pool, store, ACME_AREA_ACCOUNTS,
-        acme_job_account_id(test_pool, DIR_URL), NULL), *pem;
+        acme_job_account_id(test_pool, DIR_URL, NULL), NULL), *pem;
     EVP_PKEY *acct;
     acme_error_t *err;
     jws_parts_t parts;

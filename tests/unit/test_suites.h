@@ -26,6 +26,7 @@ Suite *probe_suite(void);
 Suite *revoke_suite(void);
 Suite *view_suite(void);
 Suite *account_suite(void);
+Suite *accounts_suite(void);
 Suite *restart_suite(void);
 
 #endif

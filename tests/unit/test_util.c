@@ -178,13 +178,39 @@ static apr_interval_time_t dur(const char *s)
 
 START_TEST(duration_accepts_units)
 {
-    ck_assert_int_eq(dur("30"), apr_time_from_sec(30));
     ck_assert_int_eq(dur("30s"), apr_time_from_sec(30));
+    ck_assert_int_eq(dur("30S"), apr_time_from_sec(30));
     ck_assert_int_eq(dur("15m"), apr_time_from_sec(15 * 60));
     ck_assert_int_eq(dur("12h"), apr_time_from_sec(12 * 3600));
     ck_assert_int_eq(dur("7d"), apr_time_from_sec(7 * 86400));
     ck_assert_int_eq(dur("7D"), apr_time_from_sec(7 * 86400));
     ck_assert_int_eq(dur("0"), 0);
+    ck_assert_int_eq(dur("0s"), 0);
+    ck_assert_int_eq(dur("0d"), 0);
+}
+END_TEST
+
+/* A bare number is ambiguous (ACMECheckInterval 12: seconds or hours?):
+ * it is refused with its own status so the caller can suggest units. */
+START_TEST(duration_needs_a_unit)
+{
+    static const char *const bare[] = { "1", "12", "30", "007", "3660" };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
+        apr_interval_time_t d = 42;
+        ck_assert_msg(acme_parse_duration(&d, bare[i]) == APR_EINCOMPLETE,
+                      "'%s' was not refused as a number without unit",
+                      bare[i]);
+        ck_assert_msg(d == 42, "'%s' changed the output", bare[i]);
+    }
+    /* Garbage stays garbage, not "a number without unit". */
+    {
+        apr_interval_time_t d = 42;
+        ck_assert(acme_parse_duration(&d, "12x") == APR_EINVAL);
+        ck_assert(acme_parse_duration(&d, "-12") == APR_EINVAL);
+        ck_assert(acme_parse_duration(&d, "99999999999999999") == APR_EINVAL);
+    }
 }
 END_TEST
 
@@ -710,6 +736,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, token_valid_length_limit);
     tcase_add_test(tc, duration_accepts_units);
     tcase_add_test(tc, duration_rejects_garbage);
+    tcase_add_test(tc, duration_needs_a_unit);
     tcase_add_test(tc, duration_upper_bound_is_ten_years);
     tcase_add_test(tc, int64_bounds);
     tcase_add_test(tc, int64_rejects_garbage_and_overflow);

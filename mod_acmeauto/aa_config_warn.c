@@ -1,0 +1,284 @@
+/* Warnings about a configuration that httpd accepts but that is probably
+ * not what was meant (aa_config_warnings): configtest prints them, the
+ * parent logs them at every start. Errors stay in aa_config.c. */
+#include <string.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <util_cfgtree.h>
+
+#include "aa_config.h"
+#include "acme_util.h"
+
+/* 1 for an address whose domain could receive mail: at least one dot,
+ * and not a name that stays on the machine or its LAN (Debian's default
+ * ServerAdmin is webmaster@localhost). */
+static int is_deliverable(const char *addr)
+{
+    static const char *const local[] = {
+        ".localhost", ".localdomain", ".local", ".lan", ".home.arpa",
+        ".internal", ".invalid", NULL
+    };
+    const char *at = strrchr(addr, '@'), *dom;
+    apr_size_t len, n;
+    int i;
+
+    if (!at || at == addr || !strchr(at + 1, '.')) {
+        return 0;
+    }
+    dom = at + 1;
+    len = strlen(dom);
+    if (dom[0] == '.' || dom[len - 1] == '.') {
+        return 0;
+    }
+    for (i = 0; local[i]; i++) {
+        n = strlen(local[i]);
+        if ((len > n && !strcasecmp(dom + len - n, local[i]))
+            || !strcasecmp(dom, local[i] + 1)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ServerAdmin looks like an e-mail address (it may be a URL too). */
+static int is_admin_address(const char *admin)
+{
+    return admin && strchr(admin, '@') && !strpbrk(admin, " \t<>");
+}
+
+int aa_admin_is_contact(const char *admin)
+{
+    return is_admin_address(admin) && is_deliverable(admin);
+}
+
+static void warn(apr_array_header_t *w, const char *logno, const char *text)
+{
+    aa_warning_t *e = &APR_ARRAY_PUSH(w, aa_warning_t);
+
+    e->logno = logno;
+    e->text = text;
+}
+
+static int has_name(const aa_domain_t *d, const char *name)
+{
+    int i;
+
+    for (i = 0; i < d->names->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(d->names, i, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The <VirtualHost> node of s in the configuration tree (httpd keeps
+ * where each vhost starts), or NULL. */
+static const ap_directive_t *vhost_node(const ap_directive_t *dir,
+                                        const server_rec *s)
+{
+    const ap_directive_t *found;
+
+    for (; dir && s->defn_name; dir = dir->next) {
+        if (!strcasecmp(dir->directive, "<VirtualHost")
+            && (unsigned)dir->line_num == s->defn_line_number
+            && !strcmp(dir->filename, s->defn_name)) {
+            return dir;
+        }
+        if (dir->first_child && (found = vhost_node(dir->first_child, s))) {
+            return found;
+        }
+    }
+    return NULL;
+}
+
+/* "SSLEngine on|optional" among these directives (and conditional
+ * sections in them): only such a host hands out a certificate. */
+static int has_ssl_engine(const ap_directive_t *dir)
+{
+    for (; dir; dir = dir->next) {
+        if (!strcasecmp(dir->directive, "SSLEngine") && dir->args
+            && (!strcasecmp(dir->args, "on")
+                || !strcasecmp(dir->args, "optional"))) {
+            return 1;
+        }
+        if (dir->first_child && strcasecmp(dir->directive, "<VirtualHost")
+            && has_ssl_engine(dir->first_child)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int serves_tls(const server_rec *s)
+{
+    const ap_directive_t *node = vhost_node(ap_conftree, s);
+
+    /* SSLEngine at the server level is inherited by every vhost. */
+    return (node && has_ssl_engine(node->first_child))
+        || has_ssl_engine(ap_conftree);
+}
+
+/* Appends those of names that d does not list to *missing. */
+static void add_missing(const char **missing, apr_pool_t *p,
+                        const aa_domain_t *d, const apr_array_header_t *names)
+{
+    const char *name;
+    int i;
+
+    for (i = 0; names && i < names->nelts; i++) {
+        const char *raw = APR_ARRAY_IDX(names, i, const char *);
+        if (!acme_dns_name_normalize(&name, p, raw) || !has_name(d, name)) {
+            *missing = *missing ? apr_pstrcat(p, *missing, ", ", raw, NULL)
+                                : raw;
+        }
+    }
+}
+
+/* Names of a TLS vhost that its ACMEDomain NAME... does not list: the
+ * clients asking for them get a certificate that does not match. */
+static void warn_uncovered(apr_array_header_t *w, apr_pool_t *p,
+                           server_rec *s)
+{
+    aa_domain_t *d = aa_srv_conf(s)->served;
+    apr_array_header_t *own;
+    const char *missing = NULL;
+
+    if (!d || d->from_vhost || !serves_tls(s)) {
+        return;
+    }
+    own = apr_array_make(p, 1, sizeof(const char *));
+    if (s->server_hostname) {
+        APR_ARRAY_PUSH(own, const char *) = s->server_hostname;
+    }
+    add_missing(&missing, p, d, own);
+    add_missing(&missing, p, d, s->names);
+    add_missing(&missing, p, d, s->wild_names);
+    if (missing) {
+        int many = strchr(missing, ',') != NULL;
+        warn(w, AA_LOGNO(00602), apr_psprintf(p, "%s is served the "
+             "certificate of the ACMEDomain at %s, which does not cover "
+             "%s: clients asking for %s get a certificate that is not "
+             "valid for %s. Add %s to that ACMEDomain, or write a bare "
+             "ACMEDomain in the <VirtualHost> to take its ServerName and "
+             "ServerAlias", s->is_virtual && s->defn_name
+             ? apr_psprintf(p, "the <VirtualHost> at %s:%d", s->defn_name,
+                            s->defn_line_number) : "the main server",
+             d->defined_at, missing,
+             many ? "these names" : "this name", many ? "them" : "it",
+             many ? "them" : "it"));
+    }
+}
+
+/* ServerAdmin not taken as the contact (once: it is usually inherited by
+ * every vhost from Debian's default). */
+static void warn_contact(apr_array_header_t *w, apr_pool_t *p,
+                         const aa_global_t *g)
+{
+    int i;
+
+    for (i = 0; i < g->domains->nelts; i++) {
+        const aa_domain_t *d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
+        const char *admin = d->defined_in->server_admin;
+        if (d->spec.contacts->nelts == 0 && is_admin_address(admin)) {
+            warn(w, AA_LOGNO(00601), apr_psprintf(p, "ServerAdmin %s is not "
+                 "an address the CA can send mail to, so the ACME account gets no "
+                 "contact and the CA cannot tell you about certificates "
+                 "that expire or are revoked: set ACMEContact to a real "
+                 "e-mail address (the ACMEDomain at %s is the first "
+                 "affected)", admin, d->defined_at));
+            return;
+        }
+    }
+}
+
+typedef struct {
+    const ap_directive_t *dir;       /* MDomain or <MDomainSet */
+    const char *name;                /* one of its names, normalized */
+} md_name_t;
+
+/* mod_md keeps its MDomain names in its own configuration, which no
+ * other module can read: the directives themselves tell them. */
+static void md_names(apr_array_header_t *out, apr_pool_t *p,
+                     const ap_directive_t *dir)
+{
+    for (; dir; dir = dir->next) {
+        int set = !strcasecmp(dir->directive, "<MDomainSet");
+        if ((set || !strcasecmp(dir->directive, "MDomain")) && dir->args) {
+            const char *args = dir->args, *word;
+            while (*args && (word = ap_getword_conf(p, &args)) && *word) {
+                apr_size_t len = strlen(word);
+                if (set && word[len - 1] == '>') {
+                    word = apr_pstrndup(p, word, len - 1);
+                }
+                /* "auto" and "manual" (MDomain's mode) are no names. */
+                if (strcasecmp(word, "auto") && strcasecmp(word, "manual")
+                    && acme_dns_name_normalize(&word, p, word)) {
+                    md_name_t *e = &APR_ARRAY_PUSH(out, md_name_t);
+                    e->dir = dir;
+                    e->name = word;
+                }
+            }
+        }
+        if (dir->first_child) {
+            md_names(out, p, dir->first_child);
+        }
+    }
+}
+
+static int md_covers(const char *md_name, const char *name)
+{
+    const char *dot = strchr(name, '.');
+
+    return !strcmp(md_name, name)
+        || (md_name[0] == '*' && dot && !strcmp(md_name + 1, dot));
+}
+
+static void warn_mod_md(apr_array_header_t *w, apr_pool_t *p,
+                        const aa_global_t *g)
+{
+    apr_array_header_t *md;
+    int i, j, k;
+
+    if (!ap_find_linked_module("mod_md.c")) {
+        return;
+    }
+    md = apr_array_make(p, 8, sizeof(md_name_t));
+    md_names(md, p, ap_conftree);
+    for (i = 0; i < md->nelts; i++) {
+        const ap_directive_t *dir = APR_ARRAY_IDX(md, i, md_name_t).dir;
+        const char *md_name = APR_ARRAY_IDX(md, i, md_name_t).name;
+        for (j = 0; j < g->domains->nelts; j++) {
+            const aa_domain_t *d = APR_ARRAY_IDX(g->domains, j,
+                                                 aa_domain_t *);
+            for (k = 0; k < d->names->nelts; k++) {
+                const char *n = APR_ARRAY_IDX(d->names, k, const char *);
+                if (md_covers(md_name, n)) {
+                    warn(w, AA_LOGNO(00603), apr_psprintf(p, "%s %s at "
+                         "%s:%d (mod_md) and the ACMEDomain at %s both "
+                         "manage %s: both obtain certificates for it and "
+                         "which one is served is not defined. Remove %s "
+                         "from one of them",
+                         dir->directive[0] == '<' ? dir->directive + 1
+                                                  : dir->directive,
+                         md_name, dir->filename, dir->line_num,
+                         d->defined_at, n, n));
+                    break;
+                }
+            }
+        }
+    }
+}
+
+apr_array_header_t *aa_config_warnings(const aa_global_t *g, apr_pool_t *p)
+{
+    apr_array_header_t *w = apr_array_make(p, 2, sizeof(aa_warning_t));
+    server_rec *s;
+
+    for (s = g->main_server; s; s = s->next) {
+        warn_uncovered(w, p, s);
+    }
+    warn_contact(w, p, g);
+    warn_mod_md(w, p, g);
+    return w;
+}
