@@ -20,6 +20,7 @@
 #include <http_log.h>
 
 #include "aa_activate.h"
+#include "aa_deploy.h"
 #include "aa_store.h"
 #include "acme_cert.h"
 #include "acme_handoff.h"
@@ -307,6 +308,22 @@ static int held_back(apr_pool_t *p, server_rec *s, aa_domain_t *d,
     return 1;
 }
 
+/* The chain without the certificate: what follows the first PEM block
+ * (for ACMEDeployCmd, as software like HAProxy or an OCSP configuration
+ * may want it apart). Empty when there is none. */
+static const char *chain_of(const char *pem, apr_size_t len,
+                            apr_size_t *chain_len)
+{
+    static const char end_line[] = "-----END CERTIFICATE-----";
+    const char *end = pem ? memmem(pem, len, end_line, sizeof(end_line) - 1)
+                          : NULL;
+    const char *next = end ? memmem(end, len - (end - pem), "-----BEGIN ",
+                                    11) : NULL;
+
+    *chain_len = next ? len - (next - pem) : 0;
+    return next ? next : "";
+}
+
 /* Each file is replaced atomically; should we die between two of them,
  * the staged set is still there and is installed again at the next
  * start (the verdict is written last). */
@@ -331,6 +348,12 @@ static apr_status_t install_set(aa_global_t *g, apr_pool_t *p,
         if (rv == APR_SUCCESS) {
             rv = acme_safe_write(dir, pem_name(p, t, "cert"), pp->cert,
                                  pp->cert_len, 0644, (uid_t)-1, (gid_t)-1);
+        }
+        if (rv == APR_SUCCESS) {
+            apr_size_t clen;
+            const char *chain = chain_of(pp->cert, pp->cert_len, &clen);
+            rv = acme_safe_write(dir, pem_name(p, t, "chain"), chain, clen,
+                                 0644, (uid_t)-1, (gid_t)-1);
         }
     }
     /* What the live set was made for: names, key types, CA. */
@@ -382,6 +405,7 @@ static void activate_staged(aa_global_t *g, apr_pool_t *p, server_rec *s,
     }
     write_handoff(g, p, s, d, &set, ACME_HANDOFF_INSTALLED);
     note_seen(d, &set);
+    d->deploy_due = 1;
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00104)
                  "%s: new certificate activated for %s", d->name,
                  acme_str_join(p, d->names, ", "));
@@ -629,6 +653,12 @@ void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s,
                      : "no valid certificate yet; until one is obtained, "
                        "a valid SSLCertificateFile keeps serving (AA00120), "
                        "else a self-signed fallback answers 503");
+    }
+    /* In the pass that installed (the first at start-up); the outcome
+     * is logged by the generation that serves. */
+    aa_deploy_launch(g, p, s);
+    if (!quiet) {
+        aa_deploy_watch(g, g->pool, s);
     }
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <malloc.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
@@ -93,6 +94,7 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->ca_file = add->ca_file ? add->ca_file : base->ca_file;
     sc->http_proxy = add->http_proxy ? add->http_proxy : base->http_proxy;
     sc->notify_cmd = add->notify_cmd ? add->notify_cmd : base->notify_cmd;
+    sc->deploy_cmd = add->deploy_cmd ? add->deploy_cmd : base->deploy_cmd;
     sc->store_dir = base->store_dir;
     sc->check_interval = base->check_interval;
     sc->status = base->status;
@@ -729,6 +731,57 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc,
     return NULL;
 }
 
+/* Run by root: a program the server's User (or anybody but root) could
+ * change would be a way to root. */
+static const char *set_deploy_cmd(cmd_parms *cmd, void *dc, int argc,
+                                  char *const argv[])
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    const char *path;
+    apr_finfo_t fi;
+    int i;
+
+    if (argc < 1) {
+        return "ACMEDeployCmd needs the path of a program";
+    }
+    path = ap_server_root_relative(cmd->pool, argv[0]);
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT
+                          | APR_FINFO_USER, cmd->pool) != APR_SUCCESS
+        || fi.filetype != APR_REG || !(fi.protection & APR_FPROT_UEXECUTE)) {
+        return bad(cmd, argv[0], "is not an executable program (it runs as "
+                   "root, without a shell)");
+    }
+    if ((fi.protection & (APR_FPROT_GWRITE | APR_FPROT_WWRITE))
+        || (fi.user != 0 && fi.user != geteuid())) {
+        return bad(cmd, argv[0], "may be changed by others than root (it "
+                   "runs as root): make it owned by root and writable by "
+                   "root only");
+    }
+    sc->deploy_cmd = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    APR_ARRAY_PUSH(sc->deploy_cmd, const char *) = path;
+    for (i = 1; i < argc; i++) {
+        APR_ARRAY_PUSH(sc->deploy_cmd, const char *) = argv[i];
+    }
+    return NULL;
+}
+
+static const char *set_restart_window(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    const char *err = main_server_only(cmd);
+
+    if (err) {
+        return err;
+    }
+    if (acme_window_parse(&sc->restart_window, arg) != APR_SUCCESS) {
+        return bad(cmd, arg, "is not a daily window HH:MM-HH:MM in local "
+                   "time (e.g. 02:00-05:00; 22:00-02:00 spans midnight)");
+    }
+    sc->restart_window_set = 1;
+    return NULL;
+}
+
 const command_rec aa_directives[] = {
     AP_INIT_TAKE_ARGV("ACMEServer", set_server, NULL, RSRC_CONF,
         "ACME directory URL(s), tried in order"),
@@ -765,6 +818,11 @@ const command_rec aa_directives[] = {
         "on: server-status shows the managed certificates (default on)"),
     AP_INIT_TAKE1("ACMEHttpProxy", set_http_proxy, NULL, RSRC_CONF,
         "Proxy URL for the connections to the CA, or none"),
+    AP_INIT_TAKE_ARGV("ACMEDeployCmd", set_deploy_cmd, NULL, RSRC_CONF,
+        "Program run as root as PATH ARG... DOMAIN CERT KEY CHAIN once a "
+        "new certificate is live"),
+    AP_INIT_TAKE1("ACMERestartWindow", set_restart_window, NULL, RSRC_CONF,
+        "The module restarts Apache only in this daily window: HH:MM-HH:MM"),
     { NULL }
 };
 
@@ -928,6 +986,7 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     d->activation_delay = sc->activation_delay != AA_UNSET
         ? sc->activation_delay : 0;
     d->notify_cmd = sc->notify_cmd;
+    d->deploy_cmd = sc->deploy_cmd;
     d->retry_delay = sc->retry_delay != AA_UNSET ? sc->retry_delay
                                                  : AA_DEFAULT_RETRY_DELAY;
 }
@@ -984,7 +1043,8 @@ static int is_domain_setting(const char *directive)
         "ACMEServer", "ACMEEAB", "ACMEContact", "ACMEAgreeTOS",
         "ACMEKeyType", "ACMECACertificate", "ACMEAutoRestart",
         "ACMERetryDelay", "ACMERenewWindow", "ACMEActivationDelay",
-        "ACMEChallenges", "ACMENotifyCmd", "ACMEHttpProxy", NULL
+        "ACMEChallenges", "ACMENotifyCmd", "ACMEHttpProxy",
+        "ACMEDeployCmd", NULL
     };
     int i;
 
@@ -1117,6 +1177,8 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
     g->check_interval = main_sc->check_interval != AA_UNSET
         ? main_sc->check_interval : AA_DEFAULT_CHECK_INTERVAL;
     g->status = main_sc->status != 0;
+    g->restart_window_set = main_sc->restart_window_set;
+    g->restart_window = main_sc->restart_window;
     g->domains = apr_array_make(p, 8, sizeof(aa_domain_t *));
     for (vs = s; vs; vs = vs->next) {
         aa_srv_conf_t *sc = aa_srv_conf(vs);

@@ -16,6 +16,7 @@ static const apr_interval_time_t min_gap[AA_EV_COUNT] = {
     apr_time_from_sec(3600),         /* errored */
     apr_time_from_sec(24 * 3600),    /* expiring */
     0,                               /* revoked: the acmeauto command's */
+    apr_time_from_sec(3600),         /* restart-blocked */
 };
 
 void aa_notify(aa_notify_state_t *ns, const aa_domain_t *d, aa_event_e ev,

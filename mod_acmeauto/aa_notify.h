@@ -13,6 +13,7 @@ typedef enum {
     AA_EV_ERRORED = ACME_EV_ERRORED,
     AA_EV_EXPIRING = ACME_EV_EXPIRING,
     AA_EV_REVOKED = ACME_EV_REVOKED,     /* sent by the acmeauto command */
+    AA_EV_RESTART_BLOCKED = ACME_EV_RESTART_BLOCKED,
     AA_EV_COUNT = ACME_EV_COUNT
 } aa_event_e;
 

@@ -26,6 +26,7 @@
 
 #include "aa_restart.h"
 #include "aa_activate.h"
+#include "acme_restart.h"
 #include "acme_safe.h"
 #include "acme_schedule.h"
 
@@ -42,6 +43,15 @@ APLOG_USE_MODULE(acmeauto);
 #define CONFIGTEST_RETRY apr_time_from_sec(60)
 #define CONFIGTEST_TIMEOUT apr_time_from_sec(30)
 #define CMDLINE_MAX 65536
+/* ACMERestartWindow's openings are planned this many days ahead (then
+ * repeated every 24 h: only a daylight saving change could be missed, by
+ * a generation older than that). */
+#define WINDOW_PLAN_DAYS 64
+/* A new certificate waits for the window unless the live one expires
+ * within this long after the window opens (or none is live). */
+#define WINDOW_MARGIN apr_time_from_sec(86400)
+/* While it waits, how often it looks again (expiry draws nearer). */
+#define WINDOW_RECHECK apr_time_from_sec(60)
 
 extern char **environ;
 
@@ -65,6 +75,8 @@ typedef struct {
     unsigned int seen_hash;      /* the staged.json last judged */
     apr_size_t seen_len;
     apr_time_t held_until;       /* a held-back set is due then */
+    int is_live;                 /* ACMERestartWindow: may this one wait */
+    apr_time_t not_after;        /* for the window? */
 } watched_t;
 
 typedef struct {
@@ -84,6 +96,15 @@ typedef struct {
     /* `<the server's own command line> -t`, prepared at start: NULL when
      * it cannot be had (the restart then goes ahead unchecked). */
     char **test_argv;
+    /* ACMERestartWindow, planned ahead (acme_window_plan): the thread may
+     * not call the C library's time functions. nwin 0: any time. */
+    apr_time_t win_open[WINDOW_PLAN_DAYS], win_close[WINDOW_PLAN_DAYS];
+    int nwin;
+    char window[16];             /* "HH:MM-HH:MM" */
+    /* handoff/restart.json, and the note being written */
+    const char *note_path, *note_tmp;
+    char note[ACME_RESTART_NOTE_MAX];
+    const char *noted;           /* the reason now on disk, or NULL */
 } watcher_t;
 
 /* Has the job's hint changed since we last acted on one? A hint that is
@@ -165,23 +186,79 @@ static int account_missing(const watched_t *wd)
     return 0;
 }
 
-static int evidence(watcher_t *w, apr_time_t now, int hinted)
+/* May this domain's new set wait for ACMERestartWindow (opening at
+ * `opens`)? Not when nothing is live (the host serves a fallback), nor
+ * when the live certificate expires within WINDOW_MARGIN of that. */
+static int must_not_wait(const watched_t *wd, apr_time_t opens)
+{
+    return !wd->is_live || wd->not_after < opens + WINDOW_MARGIN;
+}
+
+/* 0: nothing to restart for; 1: something that may wait for the
+ * window; 2: something that may not. */
+static int evidence(watcher_t *w, apr_time_t now, int hinted,
+                    apr_time_t opens)
 {
     acme_safe_e why;
     int staging, i, found = 0;
 
-    for (i = 0; hinted && !found && i < w->ndomains; i++) {
-        found = account_missing(&w->domains[i]);
+    for (i = 0; hinted && found < 2 && i < w->ndomains; i++) {
+        if (account_missing(&w->domains[i])) {
+            found = must_not_wait(&w->domains[i], opens) ? 2 : 1;
+        }
     }
-    if (found || acme_safe_opendir(&staging, &why, AT_FDCWD, w->staging_path,
-                                   w->user, 0) != APR_SUCCESS) {
+    if (found == 2 || acme_safe_opendir(&staging, &why, AT_FDCWD,
+                                        w->staging_path, w->user, 0)
+                      != APR_SUCCESS) {
         return found;
     }
-    for (i = 0; !found && i < w->ndomains; i++) {
-        found = domain_has_evidence(w, staging, &w->domains[i], now);
+    for (i = 0; found < 2 && i < w->ndomains; i++) {
+        if (domain_has_evidence(w, staging, &w->domains[i], now)) {
+            found = must_not_wait(&w->domains[i], opens) ? 2 : 1;
+        }
     }
     close(staging);
     return found;
+}
+
+/* handoff/restart.json (acme_restart.h): why a restart that is due does
+ * not happen, for the status and the job. Syscalls and a buffer of our
+ * own only; written when the reason changes. */
+static void note_write(watcher_t *w, const char *reason, apr_time_t now,
+                       apr_time_t opens)
+{
+    acme_restart_note_t n = { reason, now, NULL, 0 };
+    int fd, len;
+
+    if (w->noted && !strcmp(w->noted, reason)) {
+        return;
+    }
+    if (!strcmp(reason, ACME_RESTART_WINDOW)) {
+        n.window = w->window;
+        n.opens = opens;
+    }
+    if ((len = acme_restart_note_format(w->note, sizeof(w->note), &n)) < 0
+        || (fd = open(w->note_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW
+                      | O_CLOEXEC, 0644)) < 0) {
+        return;
+    }
+    if (write(fd, w->note, len) == len && fsync(fd) == 0) {
+        close(fd);
+        if (rename(w->note_tmp, w->note_path) == 0) {
+            w->noted = reason;
+        }
+        return;
+    }
+    close(fd);
+    unlink(w->note_tmp);
+}
+
+static void note_clear(watcher_t *w)
+{
+    if (w->noted) {
+        unlink(w->note_path);
+        w->noted = NULL;
+    }
 }
 
 /* The earliest held-back set not yet due, or 0. */
@@ -199,10 +276,7 @@ static apr_time_t next_due(const watcher_t *w, apr_time_t now)
     return due;
 }
 
-/* A process like fork()'s child; with CLONE_PARENT a sibling of ours.
- * Raw clone: no fork handlers run (other threads may hold their locks),
- * and the child only makes syscalls before execve or _exit. */
-static pid_t raw_fork(int sibling)
+pid_t aa_raw_fork(int sibling)
 {
     return (pid_t)syscall(SYS_clone, (sibling ? CLONE_PARENT : 0) | SIGCHLD,
                           NULL, NULL, NULL, NULL);
@@ -219,7 +293,7 @@ static void configtest_sibling(char *const *argv, int fd)
     int st, null;
 
     sigemptyset(&none);
-    if ((pid = raw_fork(0)) == 0) {
+    if ((pid = aa_raw_fork(0)) == 0) {
         null = open("/dev/null", O_RDWR);
         dup2(null, 0);
         dup2(null, 1);
@@ -260,7 +334,7 @@ static int configtest_passes(watcher_t *w, int *code)
     if (!w->test_argv) {
         return 1;
     }
-    if (pipe2(fds, O_CLOEXEC) != 0 || (pid = raw_fork(1)) < 0) {
+    if (pipe2(fds, O_CLOEXEC) != 0 || (pid = aa_raw_fork(1)) < 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, errno, w->s, AA_LOGNO(00316)
                      "cannot run %s -t to check the configuration before "
                      "restarting; restarting unchecked", w->test_argv[0]);
@@ -285,8 +359,9 @@ static int configtest_passes(watcher_t *w, int *code)
 static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
 {
     watcher_t *w = data;
-    apr_time_t due = next_due(w, 0), blocked_until = 0;
-    int pending = 0, deferred_said = 0, blocked_said = 0, code;
+    apr_time_t due = next_due(w, 0), blocked_until = 0, wait_until = 0;
+    int pending = 0, deferred_said = 0, blocked_said = 0, window_said = 0;
+    int code, open_now;
     sigset_t all;
 
     /* Signals are the main thread's business, including our own. */
@@ -294,16 +369,38 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     hint_changed(w);    /* what is there now was seen by this generation */
     while (!w->stop) {
-        apr_time_t now;
+        apr_time_t now, opens;
         int hinted;
         usleep(POLL_INTERVAL);
         now = apr_time_now();
         hinted = hint_changed(w);
-        if (hinted || (due && now >= due) || pending) {
-            pending = evidence(w, now, hinted || pending);
+        open_now = acme_window_check(w->win_open, w->win_close, w->nwin, now,
+                                     &opens);
+        if (hinted || (due && now >= due) || (pending && now >= wait_until)) {
+            pending = evidence(w, now, hinted || pending, opens);
             due = due && now >= due ? 0 : due;
+            wait_until = 0;
         }
-        if (!pending || (now < blocked_until && !hinted)) {
+        if (!pending) {
+            note_clear(w);
+            continue;
+        }
+        if (now < blocked_until && !hinted) {
+            continue;
+        }
+        if (!open_now && pending == 1) {
+            if (!window_said) {
+                int min = (int)((opens - now) / apr_time_from_sec(60)) + 1;
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s,
+                             AA_LOGNO(00318) "new certificates are staged; "
+                             "the graceful restart that activates them "
+                             "waits for ACMERestartWindow %s (opens in %d h "
+                             "%02d min)", w->window, min / 60, min % 60);
+                window_said = 1;
+            }
+            note_write(w, ACME_RESTART_WINDOW, now, opens);
+            wait_until = opens < now + WINDOW_RECHECK ? opens
+                                                      : now + WINDOW_RECHECK;
             continue;
         }
         if (!acme_rate_allow(&w->limiter->tat, now, RESTART_BURST,
@@ -328,6 +425,7 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
                              code < 0 ? "timed out" : "exits non-zero");
                 blocked_said = 1;
             }
+            note_write(w, ACME_RESTART_CONFIGTEST, now, 0);
             blocked_until = now + CONFIGTEST_RETRY;
             continue;
         }
@@ -335,6 +433,7 @@ static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s, AA_LOGNO(00317)
                          "the configuration on disk passes its test again");
         }
+        note_clear(w);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, w->s, AA_LOGNO(00308)
                      "new certificates are staged: restarting gracefully to "
                      "activate them");
@@ -436,6 +535,8 @@ static void watch_list(watcher_t *w, const aa_global_t *g)
                     const char *), d->eab[j].kid);
             }
         }
+        wd->is_live = d->is_live;
+        wd->not_after = d->cert_not_after;
         wd->seen_hash = d->staged_seen_hash;
         wd->seen_len = d->staged_seen_len;
         wd->held_until = d->held_until;
@@ -471,6 +572,17 @@ apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
     w->buf = apr_palloc(w->pool, w->cap);
     watch_list(w, g);
     prepare_configtest(w);
+    if (g->restart_window_set) {
+        acme_window_plan(w->win_open, w->win_close, WINDOW_PLAN_DAYS,
+                         &g->restart_window, apr_time_now());
+        w->nwin = WINDOW_PLAN_DAYS;
+        acme_window_format(w->window, sizeof(w->window), &g->restart_window);
+    }
+    /* A note of the generation before is over: it restarted. */
+    w->note_path = acme_store_path(w->pool, g->store, ACME_AREA_HANDOFF,
+                                   ACME_FN_RESTART_NOTE, NULL);
+    w->note_tmp = apr_pstrcat(w->pool, w->note_path, ".tmp", NULL);
+    unlink(w->note_path);
     rv = apr_thread_create(&w->thread, NULL, watcher_main, w, w->pool);
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(w->pool);

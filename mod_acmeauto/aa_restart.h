@@ -13,4 +13,10 @@
 apr_status_t aa_restart_watcher_start(aa_global_t *g, apr_pool_t *pconf,
                                       server_rec *s);
 
+/* A process like fork()'s child; with sibling (CLONE_PARENT) a sibling
+ * of ours, which httpd's MPM never sees and init or systemd reaps. Raw
+ * clone: no fork handlers run (other threads may hold their locks), so
+ * the new process must make only syscalls before execve or _exit. */
+pid_t aa_raw_fork(int sibling);
+
 #endif

@@ -17,6 +17,7 @@
 #include "aa_ari.h"
 #include "aa_watchdog.h"
 #include "acme_json.h"
+#include "acme_restart.h"
 #include "acme_state.h"
 #include "acme_store.h"
 #include "acme_util.h"
@@ -61,10 +62,23 @@ static int staged_waiting(apr_pool_t *p, const aa_global_t *g,
         && !aa_staged_seen(d, data, len);
 }
 
+/* handoff/restart.json, or NULL (acme_restart.h). */
+static const char *restart_note(apr_pool_t *p, const aa_global_t *g,
+                                apr_size_t *len)
+{
+    char *data;
+
+    return g->store && acme_store_read(&data, len, acme_store_path(p,
+               g->store, ACME_AREA_HANDOFF, ACME_FN_RESTART_NOTE, NULL),
+               ACME_RESTART_NOTE_MAX, p) == APR_SUCCESS ? data : NULL;
+}
+
 static void view_of(acme_view_t *v, apr_pool_t *p, const aa_global_t *g,
-                    const aa_domain_t *d, apr_time_t now)
+                    const aa_domain_t *d, apr_time_t now, const char *note,
+                    apr_size_t note_len)
 {
     memset(v, 0, sizeof(*v));
+    acme_view_restart_note(v, p, note, note_len);
     v->name = d->name;
     v->key = d->key;
     v->names = d->names;
@@ -133,6 +147,10 @@ static const char *renew_text(request_rec *r, const acme_view_t *v)
 
 static const char *wait_text(request_rec *r, const acme_view_t *v)
 {
+    if (v->restart_blocked) {
+        return apr_pstrcat(r->pool, "restart needed: ",
+                           esc(r, v->restart_blocked), NULL);
+    }
     if (v->restart_pending) {
         return "restart needed";
     }
@@ -268,12 +286,18 @@ static apr_array_header_t *views_for(request_rec *r, const aa_global_t *g,
                                                sizeof(acme_view_t));
     apr_time_t now = apr_time_now();
     const aa_domain_t *d;
+    const char *note = NULL;
+    apr_size_t note_len = 0;
     int i;
 
+    if (g && g->domains && g->domains->nelts) {
+        note = restart_note(r->pool, g, &note_len);
+    }
     for (i = 0; g && g->domains && i < g->domains->nelts; i++) {
         d = APR_ARRAY_IDX(g->domains, i, const aa_domain_t *);
         if (!name || matches(d, name)) {
-            view_of(apr_array_push(views), r->pool, g, d, now);
+            view_of(apr_array_push(views), r->pool, g, d, now, note,
+                    note_len);
         }
     }
     return views;

@@ -25,6 +25,7 @@
 #include "aa_notify.h"
 #include "acme_json.h"
 #include "acme_handoff.h"
+#include "acme_restart.h"
 #include "acme_util.h"
 #include "acme_schedule.h"
 #include "acme_state.h"
@@ -62,6 +63,8 @@ typedef struct {
     int restart_wanted;       /* written once the tick is over */
     apr_time_t next_check;
     job_state_t *states;      /* one per g->domains */
+    apr_time_t note_mtime;    /* handoff/restart.json last looked at */
+    apr_ino_t note_inode;
 } child_ctx_t;
 
 /* This child is going away (set by a pchild cleanup), and the job is
@@ -497,6 +500,53 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     *next = acme_sched_wakeup(&v, now, *next);
 }
 
+/* Has the parent written a new restart note (acme_restart.h) since we
+ * last looked? A stat a second: the note matters within seconds. */
+static int restart_note_changed(child_ctx_t *ctx, apr_pool_t *p)
+{
+    apr_finfo_t fi;
+
+    if (apr_stat(&fi, acme_store_path(p, ctx->g->store, ACME_AREA_HANDOFF,
+                 ACME_FN_RESTART_NOTE, NULL), APR_FINFO_MTIME
+                 | APR_FINFO_INODE, p) != APR_SUCCESS) {
+        ctx->note_mtime = 0;
+        return 0;
+    }
+    if (fi.mtime == ctx->note_mtime && fi.inode == ctx->note_inode) {
+        return 0;
+    }
+    ctx->note_mtime = fi.mtime;
+    ctx->note_inode = fi.inode;
+    return 1;
+}
+
+/* The parent does not restart into a configuration that fails its test:
+ * `restart-blocked` for every domain whose new certificate waits for
+ * that restart (the parent cannot run ACMENotifyCmd as the User). */
+static void notify_restart_blocked(child_ctx_t *ctx, apr_pool_t *p)
+{
+    acme_restart_note_t note;
+    char *data, *meta;
+    apr_size_t len, mlen;
+    int i;
+
+    if (acme_store_read(&data, &len, acme_store_path(p, ctx->g->store,
+                        ACME_AREA_HANDOFF, ACME_FN_RESTART_NOTE, NULL),
+                        ACME_RESTART_NOTE_MAX, p) != APR_SUCCESS
+        || acme_restart_note_parse(&note, p, data, len) != APR_SUCCESS
+        || strcmp(note.reason, ACME_RESTART_CONFIGTEST)) {
+        return;
+    }
+    for (i = 0; i < ctx->g->domains->nelts && !server_stopping(NULL); i++) {
+        aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+        if (d->auto_restart && read_staged(ctx, d, p, &meta, &mlen)) {
+            aa_notify(&ctx->states[i].notify, d, AA_EV_RESTART_BLOCKED, p,
+                      ctx->g->main_server);
+            save_state(ctx, i, p, NULL);
+        }
+    }
+}
+
 /* Answers left behind by a job that was killed; fresh ones may belong to
  * the job of the generation before ours, still finishing. */
 static void remove_stale_challenges(child_ctx_t *ctx, apr_pool_t *p)
@@ -542,23 +592,37 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
 {
     child_ctx_t *ctx = (child_ctx_t *)data;
     apr_time_t now = apr_time_now(), next;
-    int i;
+    int i, noted;
 
     if (state == AP_WATCHDOG_STATE_STARTING) {
         child_start(ctx, ptemp);
         return APR_SUCCESS;
     }
-    if (state != AP_WATCHDOG_STATE_RUNNING || now < ctx->next_check
-        || child_exiting) {
+    if (state != AP_WATCHDOG_STATE_RUNNING || child_exiting) {
+        return APR_SUCCESS;
+    }
+    noted = restart_note_changed(ctx, ptemp);
+    if (now < ctx->next_check && !noted) {
         return APR_SUCCESS;
     }
     /* During a graceful restart the old generation's job may still run:
      * mod_watchdog's singleton mutex is per generation, this lock is not. */
     if (ctx->lock && apr_file_lock(ctx->lock, APR_FLOCK_EXCLUSIVE
                                    | APR_FLOCK_NONBLOCK) != APR_SUCCESS) {
+        ctx->note_mtime = 0;    /* looked at again next time */
         return APR_SUCCESS;
     }
     tick_busy = 1;
+    if (noted) {
+        notify_restart_blocked(ctx, ptemp);
+        if (now < ctx->next_check) {
+            if (ctx->lock) {
+                apr_file_unlock(ctx->lock);
+            }
+            tick_busy = 0;
+            return APR_SUCCESS;
+        }
+    }
     next = now + ctx->g->check_interval;
     for (i = 0; i < ctx->g->domains->nelts && !server_stopping(NULL); i++) {
         apr_pool_t *p;

@@ -9,6 +9,7 @@
 
 #include "acme_crypto.h"
 #include "acme_job.h"
+#include "acme_restart.h"
 #include "acme_store.h"
 
 #define AA_UNSET (-1)
@@ -88,6 +89,8 @@ typedef struct aa_domain_t {
     const char *previous_issuer;
     apr_time_t previous_not_before;
     apr_time_t previous_not_after;
+    apr_array_header_t *deploy_cmd;  /* ACMEDeployCmd argv, or NULL */
+    int deploy_due;                  /* a set went live in this pass */
 } aa_domain_t;
 
 /* Per-server settings; AA_UNSET/NULL fields inherit from the main server. */
@@ -120,6 +123,9 @@ typedef struct {
     aa_domain_t *served;
     int serves_previous;             /* a valid SSLCertificateFile stands in
                                       * until the module's own is live */
+    apr_array_header_t *deploy_cmd;  /* ACMEDeployCmd argv */
+    int restart_window_set;          /* ACMERestartWindow (main server) */
+    acme_window_t restart_window;
 } aa_srv_conf_t;
 
 /* Process-wide state, rebuilt by every post_config. */
@@ -137,6 +143,8 @@ typedef struct {
     uid_t user;                      /* the server's User: owns the job's */
     gid_t group;                     /* areas */
     const char *fallback_dir;        /* where fallback certificates are */
+    int restart_window_set;          /* ACMERestartWindow, or any time */
+    acme_window_t restart_window;
 } aa_global_t;
 
 extern module AP_MODULE_DECLARE_DATA acmeauto_module;

@@ -18,6 +18,7 @@
 #include "acmeauto.h"
 #include "acme_handoff.h"
 #include "acme_json.h"
+#include "acme_restart.h"
 #include "acme_safe.h"
 #include "acme_schedule.h"
 #include "acme_state.h"
@@ -42,6 +43,7 @@ static const char *const usage_text =
 /* The store's areas, opened once; -1 where missing or refused. */
 typedef struct {
     int live, staging, state, handoff;
+    const char *restart_note;    /* why a due restart waits, or NULL */
 } areas_t;
 
 static int open_area(ax_ctx_t *ctx, int base, acme_store_area_e area)
@@ -119,6 +121,19 @@ static char *read_in(apr_size_t *len, int area_fd, const char *key,
         close(dir);
     }
     return data;
+}
+
+/* handoff/restart.json (acme_restart.h): the parent's word on a restart
+ * that is due and waits. */
+static void read_restart_note(ax_ctx_t *ctx, areas_t *a)
+{
+    acme_view_t v = { 0 };
+    apr_size_t len = 0;
+    char *data = read_in(&len, a->handoff, ACME_FN_RESTART_NOTE, NULL, 0,
+                         ACME_RESTART_NOTE_MAX, ctx->pool);
+
+    acme_view_restart_note(&v, ctx->pool, data, len);
+    a->restart_note = v.restart_note;
 }
 
 /* --- the inputs, as the parent and the job find them ---------------- */
@@ -284,6 +299,7 @@ static void view_of(acme_view_t *v, ax_ctx_t *ctx, const areas_t *a,
     v->name = d->name;
     v->key = d->key;
     v->names = d->names;
+    v->restart_note = a->restart_note;
     assess_live(v, p, a, d, now);
     assess_staged(v, ctx, p, a, d, now);
     load_state(v, ctx, p, a, d, now);
@@ -403,7 +419,9 @@ static void print_one(apr_pool_t *p, const acme_view_t *v,
            : apr_pstrcat(p, acme_view_time(p, v->renew_at), " (",
                          v->renew_from, ")", NULL));
     printf("expiring:        %s\n", v->expiring ? "yes" : "no");
-    printf("restart pending: %s\n", v->restart_pending ? "yes" : "no");
+    printf("restart pending: %s%s%s\n", v->restart_pending ? "yes" : "no",
+           v->restart_blocked ? ": " : "",
+           v->restart_blocked ? v->restart_blocked : "");
     printf("held until:      %s\n",
            or_dash(acme_view_time(p, v->held_until)));
     printf("failures:        %d\n", v->st.failures);
@@ -488,6 +506,7 @@ int ax_cmd_status(ax_ctx_t *ctx, int argc, const char *const *argv)
     if (open_areas(ctx, &a) != APR_SUCCESS) {
         return AX_CONFIG;
     }
+    read_restart_note(ctx, &a);
     now = apr_time_now();
     views = apr_array_make(ctx->pool, ctx->conf->domains->nelts,
                            sizeof(acme_view_t));

@@ -10,7 +10,8 @@
 #define KIND_TRANSIENT "transient"
 
 static const char *const event_names[ACME_EV_COUNT] = {
-    "issued", "renewed", "installed", "errored", "expiring", "revoked"
+    "issued", "renewed", "installed", "errored", "expiring", "revoked",
+    "restart-blocked"
 };
 
 const char *acme_event_name(acme_event_e ev)

@@ -58,6 +58,7 @@ typedef enum {
     ACME_EV_ERRORED,
     ACME_EV_EXPIRING,
     ACME_EV_REVOKED,          /* acmeauto revoke; the job never sends it */
+    ACME_EV_RESTART_BLOCKED,  /* the configuration on disk fails its test */
     ACME_EV_COUNT
 } acme_event_e;
 

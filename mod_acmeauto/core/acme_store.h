@@ -20,11 +20,14 @@
  *   state/job.lock                     one job across generations
  * Owned by root:
  *   live/<key>/<type>.cert.pem, <type>.key.pem, live.json
+ *   live/<key>/<type>.chain.pem        the chain alone (ACMEDeployCmd)
  *   fallback/<key>/ec256.cert.pem, ec256.key.pem
  *   rejected/<key>.<time>.<random>/    staged sets that failed the checks
  *   handoff/<key>.json                 the parent's verdict on the last
  *                                      staged set (readable by the User)
  *   handoff/domains.json               store key -> set of names
+ *   handoff/restart.json               why a due restart waits
+ *                                      (acme_restart.h)
  */
 #ifndef ACME_STORE_H
 #define ACME_STORE_H

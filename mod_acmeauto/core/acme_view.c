@@ -3,6 +3,7 @@
 
 #include "acme_view.h"
 #include "acme_json.h"
+#include "acme_restart.h"
 #include "acme_schedule.h"
 
 /* --- the rules ------------------------------------------------------- */
@@ -29,6 +30,7 @@ void acme_view_compute(acme_view_t *v, apr_time_t now)
     /* A hold that has run out waits for the restart that installs it. */
     v->restart_pending = v->staged_unseen
                          || (v->held_until && v->held_until <= now);
+    v->restart_blocked = v->restart_pending ? v->restart_note : NULL;
     v->expiring = v->is_live && v->expiring_at && now >= v->expiring_at;
     if (v->held_until > now && !v->staged_unseen) {
         v->state = "held back";
@@ -63,6 +65,16 @@ void acme_view_staged(acme_view_t *v, apr_time_t staged,
     }
     v->held_until = 0;
     v->staged_unseen = 1;
+}
+
+void acme_view_restart_note(acme_view_t *v, apr_pool_t *p, const char *data,
+                            apr_size_t len)
+{
+    acme_restart_note_t n;
+
+    v->restart_note = data && acme_restart_note_parse(&n, p, data, len)
+                              == APR_SUCCESS
+        ? acme_restart_note_text(p, &n) : NULL;
 }
 
 /* --- JSON ------------------------------------------------------------ */
@@ -167,7 +179,7 @@ static json_t *json_error(apr_pool_t *p, const json_t *e)
 json_t *acme_view_to_json(apr_pool_t *p, const acme_view_t *v)
 {
     return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:i, "
-                     "s:o, s:b, s:o, s:b}",
+                     "s:o, s:b, s:o, s:b, s:o}",
         "name", v->name ? v->name : "", "key", v->key ? v->key : "",
         "names", json_names(v->names),
         "state", v->state ? v->state : "",
@@ -180,7 +192,8 @@ json_t *acme_view_to_json(apr_pool_t *p, const acme_view_t *v)
         "last_error", json_error(p, v->st.last_error),
         "restart_pending", v->restart_pending,
         "held_until", json_time(p, v->held_until),
-        "expiring", v->expiring);
+        "expiring", v->expiring,
+        "restart_blocked", json_str_or_null(v->restart_blocked));
 }
 
 /* --- what is live ---------------------------------------------------- */

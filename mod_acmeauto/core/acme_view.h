@@ -44,11 +44,16 @@ typedef struct {
     apr_time_t held_until;           /* ACMEActivationDelay ends; 0: none */
     /* --- inputs: the job's state/<key>.json (zero: none) --- */
     acme_state_t st;
+    /* --- input: why the parent's restart waits (acme_view_restart_note),
+     * or NULL --- */
+    const char *restart_note;
     /* --- computed by acme_view_compute --- */
     const char *state;    /* valid, pending, renewing, errored, held back */
     apr_time_t renew_at;  /* 0: none */
     const char *renew_from; /* "window", "ari", "now" or NULL */
     int restart_pending;  /* a staged set waits for a restart */
+    const char *restart_blocked; /* restart pending, and why it waits
+                                  * (restart_note); NULL: it does not */
     int expiring;
 } acme_view_t;
 
@@ -65,6 +70,11 @@ typedef struct {
  * stays 0 and renew_from says "now"; neither without a live
  * certificate. */
 void acme_view_compute(acme_view_t *v, apr_time_t now);
+
+/* handoff/restart.json as read (acme_restart.h), or NULL: sets
+ * restart_note, e.g. "configuration does not pass configtest". */
+void acme_view_restart_note(acme_view_t *v, apr_pool_t *p, const char *data,
+                            apr_size_t len);
 
 /* The domain object of the status JSON. A new reference. */
 json_t *acme_view_to_json(apr_pool_t *p, const acme_view_t *v);

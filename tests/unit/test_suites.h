@@ -27,5 +27,6 @@ Suite *revoke_suite(void);
 Suite *view_suite(void);
 Suite *account_suite(void);
 Suite *accounts_suite(void);
+Suite *restart_suite(void);
 
 #endif

@@ -211,7 +211,7 @@ START_TEST(test_json)
     v.held_until = NOW + HOUR;
     acme_view_compute(&v, NOW);
     j = acme_json_pool_own(test_pool, acme_view_to_json(test_pool, &v));
-    ck_assert_int_eq(json_object_size(j), 14);
+    ck_assert_int_eq(json_object_size(j), 15);
     ck_assert_str_eq(acme_json_str(j, "name"), "example.org");
     ck_assert_str_eq(acme_json_str(j, "key"), "example.org");
     ck_assert_int_eq(json_array_size(json_object_get(j, "names")), 2);
@@ -237,6 +237,7 @@ START_TEST(test_json)
     ck_assert(json_is_false(json_object_get(j, "restart_pending")));
     ck_assert_str_eq(acme_json_str(j, "held_until"), "2033-05-18T04:33:20Z");
     ck_assert(json_is_false(json_object_get(j, "expiring")));
+    ck_assert(json_is_null(json_object_get(j, "restart_blocked")));
 }
 END_TEST
 
