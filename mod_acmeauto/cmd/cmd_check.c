@@ -176,9 +176,9 @@ static int check_terms(check_t *ck, const acme_directory_t *dir)
 
     if (dir->eab_required && !d->eab_kid) {
         problem(ck, "the CA requires External Account Binding and no "
-                "ACMEEAB is configured", "set 'ACMEEAB KID file:PATH' (or "
-                "'ACMEEAB KID HMAC') with the values from the CA's "
-                "account page");
+                "ACMEEAB is configured", "set 'ACMEEAB file:PATH' (a JSON "
+                "file with the CA's \"kid\" and \"hmac\") or 'ACMEEAB KID "
+                "HMAC' with the values from the CA's account page");
         blocked = 1;
     }
     else if (dir->eab_required) {

@@ -122,7 +122,7 @@ def test_check(apache, pebble):
     r = _check(a, NOEAB)
     assert r.returncode == 1, r
     assert any("requires External Account Binding and no ACMEEAB is configured -- "
-               "set 'ACMEEAB KID file:PATH'" in l for l in _problems(r, NOEAB)), r.stdout
+               "set 'ACMEEAB file:PATH'" in l for l in _problems(r, NOEAB)), r.stdout
 
     # Without NAME every domain is checked; an unknown NAME is exit 3.
     r = _check(a)
