@@ -133,7 +133,9 @@ def contents(deb):
 def test_deb_install_enable_remove(machine, workdir):
     outdir = os.path.join(workdir, "deb")
     os.makedirs(outdir, exist_ok=True)
-    cp = run(os.path.join(REPO_ROOT, "build", "deb"), "-o", outdir)
+    # --prebuilt: the tree is the one every other test (and shard) uses;
+    # packaging must not rebuild it under them.
+    cp = run(os.path.join(REPO_ROOT, "build", "deb"), "--prebuilt", "-o", outdir)
     deb = cp.stdout.strip().splitlines()[-1]
     assert os.path.dirname(deb) == outdir and os.path.basename(deb).startswith(PKG + "_"), deb
     arch = run("dpkg", "--print-architecture").stdout.strip()
