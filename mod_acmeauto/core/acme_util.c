@@ -1,6 +1,7 @@
 #include <string.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <openssl/evp.h>
@@ -318,4 +319,12 @@ apr_array_header_t *acme_str_sorted(apr_pool_t *p,
 
     qsort(copy->elts, copy->nelts, sizeof(const char *), cmp_str);
     return copy;
+}
+
+int acme_is_ip_literal(const char *s)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    return s && (inet_pton(AF_INET, s, addr) == 1
+                 || inet_pton(AF_INET6, s, addr) == 1);
 }

@@ -43,6 +43,10 @@ const char *acme_sha256_hex(apr_pool_t *p, const char *s, apr_size_t len);
  * leading "*."), lower-cased copy in *out. */
 int acme_dns_name_normalize(const char **out, apr_pool_t *p, const char *name);
 
+/* 1 if s is an IPv4 or IPv6 address literal: never a DNS identifier
+ * (RFC 8555 §7.1.4; addresses are "ip" identifiers, RFC 8738). */
+int acme_is_ip_literal(const char *s);
+
 /* Joins an array of const char* with sep; lives in p. */
 const char *acme_str_join(apr_pool_t *p, const apr_array_header_t *a,
                           const char *sep);

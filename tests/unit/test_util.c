@@ -470,6 +470,18 @@ START_TEST(dns_name_rejects_bad_names)
 }
 END_TEST
 
+START_TEST(ip_literals_are_told_apart)
+{
+    ck_assert(acme_is_ip_literal("192.0.2.10"));
+    ck_assert(acme_is_ip_literal("2001:db8::1"));
+    ck_assert(acme_is_ip_literal("::1"));
+    ck_assert(!acme_is_ip_literal("192.0.2.10.example"));
+    ck_assert(!acme_is_ip_literal("example.org"));
+    ck_assert(!acme_is_ip_literal("300.1.1.1"));
+    ck_assert(!acme_is_ip_literal(NULL));
+}
+END_TEST
+
 START_TEST(dns_name_label_length)
 {
     char label[70], *name;
@@ -759,6 +771,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, dns_name_lowercases_and_drops_root_dot);
     tcase_add_test(tc, dns_name_accepts_leading_wildcard);
     tcase_add_test(tc, dns_name_rejects_bad_names);
+    tcase_add_test(tc, ip_literals_are_told_apart);
     tcase_add_test(tc, dns_name_label_length);
     tcase_add_test(tc, dns_name_total_length);
     suite_add_tcase(s, tc);
