@@ -45,6 +45,11 @@ static acme_conf_domain_t *conf_domain(apr_pool_t *p, const aa_domain_t *d)
     c->renew_left = d->renew_left;
     c->notify_cmd = d->notify_cmd;
     c->defined_at = d->defined_at;
+    c->previous_file = d->previous_file;
+    c->previous_serial = d->previous_serial;
+    c->previous_issuer = d->previous_issuer;
+    c->previous_not_before = d->previous_not_before;
+    c->previous_not_after = d->previous_not_after;
     c->state_config = aa_state_fingerprint(p, d);
     return c;
 }

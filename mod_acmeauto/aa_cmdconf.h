@@ -5,7 +5,9 @@
 
 #include "mod_acmeauto.h"
 
-/* After aa_identity_assign; not at configtest. Logs when it cannot. */
+/* After mod_ssl's post_config (which asks the module for each vhost's
+ * certificates, and so learns of a previous SSLCertificateFile); not at
+ * configtest. Logs when it cannot. */
 void aa_cmdconf_write(aa_global_t *g, apr_pool_t *p, server_rec *s);
 
 #endif

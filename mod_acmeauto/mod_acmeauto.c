@@ -87,10 +87,25 @@ static int aa_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     aa_identity_assign(g, ptemp, s, !dry_run);
     aa_activate_all(g, ptemp, s, dry_run);
     if (!dry_run) {
-        aa_cmdconf_write(g, ptemp, s);
         acme_http_global_init();
         aa_watchdog_start(g, pconf, s);
         aa_restart_watcher_start(g, pconf, s);
+    }
+    return OK;
+}
+
+/* After mod_ssl's post_config: what the acmeauto command is told includes
+ * what mod_ssl was handed for each vhost (a previous certificate). */
+static int aa_post_config_after_ssl(apr_pool_t *pconf, apr_pool_t *plog,
+                                    apr_pool_t *ptemp, server_rec *s)
+{
+    aa_global_t *g = global;
+
+    (void)pconf;
+    (void)plog;
+    if (g && g->domains->nelts
+        && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        aa_cmdconf_write(g, ptemp, s);
     }
     return OK;
 }
@@ -140,6 +155,8 @@ static void aa_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(aa_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(aa_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(aa_post_config, NULL, before_ssl, APR_HOOK_MIDDLE);
+    ap_hook_post_config(aa_post_config_after_ssl, before_ssl, NULL,
+                        APR_HOOK_MIDDLE);
     ap_hook_child_init(aa_watchdog_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(aa_post_read_request, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);

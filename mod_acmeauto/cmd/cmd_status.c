@@ -197,6 +197,21 @@ static int from_configured_ca(apr_pool_t *p, int dir,
     return 0;
 }
 
+/* Nothing of ours live, and the server started with a configured
+ * SSLCertificateFile standing in: that is what is served (as the page
+ * shows it). */
+static void previous_stands_in(acme_view_t *v, const acme_conf_domain_t *d)
+{
+    if (v->is_live || !d->previous_file) {
+        return;
+    }
+    v->cert_file = d->previous_file;
+    v->cert_serial = d->previous_serial;
+    v->cert_issuer = d->previous_issuer;
+    v->cert_not_before = d->previous_not_before;
+    v->cert_not_after = d->previous_not_after;
+}
+
 /* live/<key>/: configured key types first; another one only when it is
  * all there is (it keeps serving until its replacement is there). */
 static void assess_live(acme_view_t *v, apr_pool_t *p, const areas_t *a,
@@ -209,6 +224,7 @@ static void assess_live(acme_view_t *v, apr_pool_t *p, const areas_t *a,
     if (a->live < 0 || acme_safe_opendir(&dir, &why, a->live, d->key, 0, 0)
                        != APR_SUCCESS) {
         acme_view_live_done(v, 1);
+        previous_stands_in(v, d);
         return;
     }
     for (t = ACME_KEY_RSA2048; t <= ACME_KEY_EC384; t++) {
@@ -227,6 +243,7 @@ static void assess_live(acme_view_t *v, apr_pool_t *p, const areas_t *a,
     }
     close(dir);
     acme_view_live_done(v, complete);
+    previous_stands_in(v, d);
 }
 
 /* staging/<key>/staged.json against the parent's verdict: judged
@@ -403,6 +420,10 @@ static void print_one(apr_pool_t *p, const acme_view_t *v,
     printf("CA:              %s\n", acme_str_join(p, d->servers, " "));
     printf("key types:       %s (configured: %s)\n", *types ? types : "-",
            acme_view_types(p, &(acme_view_t){ .live_types = d->key_types }));
+    if (v->cert_file) {
+        printf("served from:     %s (SSLCertificateFile, until the "
+               "module's certificate is live)\n", v->cert_file);
+    }
     if (v->cert_serial) {
         printf("serial:          %s\n", v->cert_serial);
         printf("issuer:          %s\n", or_dash(v->cert_issuer));

@@ -79,6 +79,13 @@ static json_t *domain_to_json(const acme_conf_domain_t *d)
         if (d->server_eab) {
             json_object_set_new(j, "server_eab", eab_array(d->server_eab));
         }
+        if (d->previous_file) {
+            json_object_set_new(j, "previous", json_pack(
+                "{s:s,s:s?,s:s?,s:I,s:I}", "file", d->previous_file,
+                "serial", d->previous_serial, "issuer", d->previous_issuer,
+                "not_before", secs(d->previous_not_before),
+                "not_after", secs(d->previous_not_after)));
+        }
     }
     return j;
 }
@@ -231,6 +238,25 @@ static apr_array_header_t *get_server_eab(reader_t *r, const json_t *j,
     return a;
 }
 
+/* "previous": the SSLCertificateFile standing in; absent or null: none. */
+static void get_previous(reader_t *r, const json_t *j, acme_conf_domain_t *d)
+{
+    if (!j || json_is_null(j)) {
+        return;
+    }
+    if (!json_is_object(j)) {
+        problem(r, "is not an object", "previous");
+        return;
+    }
+    d->previous_file = get_str(r, j, "file", 1);
+    d->previous_serial = get_str(r, j, "serial", 0);
+    d->previous_issuer = get_str(r, j, "issuer", 0);
+    d->previous_not_before = apr_time_from_sec(get_int(r, j, "not_before", 0,
+                                                       APR_INT64_C(1) << 40));
+    d->previous_not_after = apr_time_from_sec(get_int(r, j, "not_after", 0,
+                                                      APR_INT64_C(1) << 40));
+}
+
 static acme_conf_domain_t *domain_from_json(reader_t *r, const json_t *j)
 {
     acme_conf_domain_t *d = apr_pcalloc(r->p, sizeof(*d));
@@ -277,6 +303,7 @@ static acme_conf_domain_t *domain_from_json(reader_t *r, const json_t *j)
     d->defined_at = get_str(r, j, "defined_at", 0);
     d->state_config = get_str(r, j, "state_config", 0);
     d->server_eab = get_server_eab(r, j, d);
+    get_previous(r, json_object_get(j, "previous"), d);
     if (!r->why && (!d->names->nelts || !d->key_types->nelts
                     || !d->servers->nelts)) {
         r->why = apr_psprintf(r->p, "domain %s has no names, key types or "

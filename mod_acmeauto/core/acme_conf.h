@@ -23,7 +23,10 @@
  *                 "notify_cmd": [..]|null, "defined_at": STR,
  *                 "state_config": STR,
  *                 "server_eab": [{"kid": STR|null, "file": STR|null,
- *                                 "inline": BOOL}, ..]}, ...]}
+ *                                 "inline": BOOL}, ..],
+ *                 "previous": {"file", "serial", "issuer",
+ *                              "not_before": SEC, "not_after": SEC}
+ *                              (only while one stands in)}, ...]}
  * server_eab has one entry per server, in the same order (ACMEEAB may be
  * given per ACMEServer URL); eab_kid, eab_file and eab_inline are those
  * of the first server. Older files have no server_eab: every server
@@ -71,6 +74,14 @@ typedef struct {
     int renew_pct;
     apr_interval_time_t renew_left;
     apr_array_header_t *notify_cmd;  /* argv, or NULL */
+    /* A configured SSLCertificateFile serving until the module's own
+     * certificate is live (as mod_ssl was handed it at the start that
+     * wrote the file); previous_file NULL: none. */
+    const char *previous_file;
+    const char *previous_serial;
+    const char *previous_issuer;
+    apr_time_t previous_not_before;
+    apr_time_t previous_not_after;
     const char *defined_at;          /* "file:line" */
     const char *state_config;        /* the job's state fingerprint, or
                                       * NULL (an older config.json) */

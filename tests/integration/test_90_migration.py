@@ -203,6 +203,12 @@ def test_unusable_certificate_gets_fallback(apache, pebble, faultproxy, workdir)
     d = _status(a, good)
     assert d["state"] == "pending" and d["certificate"]["source"] == "SSLCertificateFile", d
     assert d["certificate"]["file"] == g_cert and _serial(d["certificate"]["serial"]) == g_serial
+    # the acmeauto command tells the same (the server hands it what mod_ssl
+    # was given, in handoff/config.json)
+    r = a.acmeauto("status", good, "--json")
+    assert r.returncode in (0, 1), r
+    cmd = json.loads(r.stdout)
+    assert cmd["certificate"] == d["certificate"] and cmd["state"] == d["state"], (cmd, d)
 
     for name, cert, why in ((expired, e_cert, r"expired at \d{4}-\S+Z"),
                             (foreign, f_cert, r"covers none of %s \(it is for "
