@@ -52,6 +52,9 @@ static acme_conf_t *sample(void)
     d->notify_cmd = strs("/bin/notify", "--x");
     d->defined_at = "/etc/apache2/sites/a.conf:3";
     d->state_config = "0123abcd";
+    d->previous_file = "/etc/letsencrypt/live/a.test/fullchain.pem";
+    d->previous_serial = "0A1B";
+    d->previous_not_after = apr_time_from_sec(2000086400);
     return c;
 }
 
@@ -104,6 +107,11 @@ START_TEST(round_trip_keeps_every_value)
     ck_assert_int_eq(d->renew_left, 0);
     ck_assert_int_eq(d->notify_cmd->nelts, 2);
     ck_assert_str_eq(d->defined_at, "/etc/apache2/sites/a.conf:3");
+    ck_assert_str_eq(d->previous_file,
+                     "/etc/letsencrypt/live/a.test/fullchain.pem");
+    ck_assert_str_eq(d->previous_serial, "0A1B");
+    ck_assert_ptr_null(d->previous_issuer);
+    ck_assert_int_eq(d->previous_not_after, apr_time_from_sec(2000086400));
     ck_assert_str_eq(d->state_config, "0123abcd");
     ck_assert_ptr_eq(acme_conf_find(out, "A.TEST"), d);
     ck_assert_ptr_eq(acme_conf_find(out, "b.test"), d);
