@@ -27,6 +27,7 @@ def _assert_fallback(a, name):
     return served
 
 
+@pytest.mark.log_allow(r"AA00305: fallback\.t20\.test: creating an account .*check ACMEEAB")
 def test_fallback_before_certificate(apache, pebble):
     """Before the first certificate exists: a self-signed fallback for all
     the domain's names with an EC P-256 key (README: fallback/<name>/
