@@ -46,6 +46,9 @@ static acme_conf_domain_t *conf_domain(apr_pool_t *p, const aa_domain_t *d)
     c->notify_cmd = d->notify_cmd;
     c->defined_at = d->defined_at;
     c->state_config = aa_state_fingerprint(p, d);
+    c->profile = d->spec.profile;
+    c->profile_mandatory = d->spec.profile_mandatory;
+    c->challenges = d->spec.challenges;
     return c;
 }
 
