@@ -381,7 +381,7 @@ static int wants(const job_t *job, const char *type)
     return !l && !strcmp(type, "http-01");
 }
 
-/* dns-persist-01 (draft-ietf-acme-dns-persist-02 §3): the record the
+/* dns-persist-01 (draft-ietf-acme-dns-persist-01): the record the
  * administrator publishes once at _validation-persist.<name>. It names
  * the CA and our account, and covers subdomains (policy=wildcard) when a
  * wildcard of the name is managed. */
