@@ -140,3 +140,14 @@ def test_dns_persist(apache, pebble_factory, proxy_for, challtestsrv):
             proxy.format_log(40)
     finally:
         _clear_txt(challtestsrv, record_name)
+
+
+@pytest.mark.parametrize("line,value", [
+    ("ACMEProfile shortlived sometimes", "sometimes"),
+    ("ACMEProfile 'short lived'", "short lived"),
+])
+def test_bad_profile_fails_configtest(apache, line, value):
+    a = apache(line + "\nACMEDomain conf.t103.test\n" + vhosts("conf.t103.test"))
+    rc, out = a.configtest()
+    assert rc != 0, out
+    assert "ACMEProfile" in out and value in out, out
