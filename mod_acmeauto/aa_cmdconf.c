@@ -51,6 +51,9 @@ static acme_conf_domain_t *conf_domain(apr_pool_t *p, const aa_domain_t *d)
     c->previous_not_before = d->previous_not_before;
     c->previous_not_after = d->previous_not_after;
     c->state_config = aa_state_fingerprint(p, d);
+    c->profile = d->spec.profile;
+    c->profile_mandatory = d->spec.profile_mandatory;
+    c->challenges = d->spec.challenges;
     return c;
 }
 

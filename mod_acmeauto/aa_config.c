@@ -84,6 +84,10 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->tos = add->tos != AA_UNSET ? add->tos : base->tos;
     sc->tos_url = add->tos != AA_UNSET ? add->tos_url : base->tos_url;
     sc->key_types = add->key_types ? add->key_types : base->key_types;
+    sc->challenges = add->challenges ? add->challenges : base->challenges;
+    sc->profile = add->profile ? add->profile : base->profile;
+    sc->profile_mandatory = add->profile ? add->profile_mandatory
+                                         : base->profile_mandatory;
     sc->auto_restart = add->auto_restart != AA_UNSET ? add->auto_restart
                                                      : base->auto_restart;
     sc->retry_delay = add->retry_delay != AA_UNSET ? add->retry_delay
@@ -648,23 +652,53 @@ static const char *set_activation_delay(cmd_parms *cmd, void *dc,
 static const char *set_challenges(cmd_parms *cmd, void *dc, int argc,
                                   char *const argv[])
 {
+    aa_srv_conf_t *sc = conf_of(cmd);
+    char *type;
     int i;
 
     if (argc < 1) {
         return "ACMEChallenges needs at least one challenge type";
     }
+    sc->challenges = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (i = 0; i < argc; i++) {
         if (!strcasecmp(argv[i], "tls-alpn-01")
             || !strcasecmp(argv[i], "dns-01")) {
             return bad(cmd, argv[i], "is not supported by this version of "
-                       "mod_acmeauto; use http-01");
+                       "mod_acmeauto; use http-01 or dns-persist-01");
         }
-        if (strcasecmp(argv[i], "http-01")) {
+        if (strcasecmp(argv[i], "http-01")
+            && strcasecmp(argv[i], "dns-persist-01")) {
             return bad(cmd, argv[i], "is not a challenge type (http-01, "
-                       "tls-alpn-01, dns-01)");
+                       "dns-persist-01, tls-alpn-01, dns-01)");
         }
+        type = apr_pstrdup(cmd->pool, argv[i]);
+        ap_str_tolower(type);
+        APR_ARRAY_PUSH(sc->challenges, const char *) = type;
     }
-    conf_of(cmd)->challenges_set = 1;
+    sc->challenges_set = 1;
+    return NULL;
+}
+
+/* ACMEProfile NAME [mandatory] (draft-ietf-acme-profiles). The name is
+ * the CA's: it goes into newOrder as given. */
+static const char *set_profile(cmd_parms *cmd, void *dc, const char *name,
+                               const char *flag)
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    size_t n = strlen(name);
+
+    if (!n || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+                        != n) {
+        return bad(cmd, name, "is not a profile name (letters, digits, "
+                   "'.', '_' and '-', as the CA's directory lists them)");
+    }
+    if (flag && strcasecmp(flag, "mandatory")) {
+        return bad(cmd, flag, "is not understood after the profile name; "
+                   "only \"mandatory\" is");
+    }
+    sc->profile = name;
+    sc->profile_mandatory = flag != NULL;
     return NULL;
 }
 
@@ -818,7 +852,10 @@ const command_rec aa_directives[] = {
     AP_INIT_TAKE1("ACMEActivationDelay", set_activation_delay, NULL,
         RSRC_CONF, "Hold a renewed certificate back this long after issuance"),
     AP_INIT_TAKE_ARGV("ACMEChallenges", set_challenges, NULL, RSRC_CONF,
-        "Challenge types in order of preference (http-01)"),
+        "Challenge types in order of preference (http-01, dns-persist-01)"),
+    AP_INIT_TAKE12("ACMEProfile", set_profile, NULL, RSRC_CONF,
+        "Certificate profile to order when the CA offers it; "
+        "'mandatory': never order without it"),
     AP_INIT_TAKE_ARGV("ACMENotifyCmd", set_notify_cmd, NULL, RSRC_CONF,
         "Program run as PATH ARG... EVENT NAME on certificate events"),
     AP_INIT_TAKE1("ACMEStatus", set_status, NULL, RSRC_CONF,
@@ -985,6 +1022,9 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     spec->tos_url = sc->tos_url;
     spec->ca_file = sc->ca_file;
     spec->http_proxy = sc->http_proxy;
+    spec->profile = sc->profile;
+    spec->profile_mandatory = sc->profile_mandatory;
+    spec->challenges = sc->challenges;
     if (sc->key_types) {
         spec->key_types = sc->key_types;
     }
@@ -1059,7 +1099,7 @@ static int is_domain_setting(const char *directive)
         "ACMEKeyType", "ACMECACertificate", "ACMEAutoRestart",
         "ACMERetryDelay", "ACMERenewWindow", "ACMEActivationDelay",
         "ACMEChallenges", "ACMENotifyCmd", "ACMEHttpProxy",
-        "ACMEDeployCmd", NULL
+        "ACMEDeployCmd", "ACMEProfile", NULL
     };
     int i;
 

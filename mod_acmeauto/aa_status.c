@@ -82,6 +82,8 @@ static void view_of(acme_view_t *v, apr_pool_t *p, const aa_global_t *g,
     v->name = d->name;
     v->key = d->key;
     v->names = d->names;
+    v->profile = d->spec.profile;
+    v->profile_mandatory = d->spec.profile_mandatory;
     v->is_live = d->is_live;
     v->live_types = d->live_types;
     v->ari_ids = aa_ari_ids(d, p);

@@ -115,6 +115,15 @@ const char *aa_state_fingerprint(apr_pool_t *p, const aa_domain_t *d)
     if (sp->http_proxy) {
         s = apr_pstrcat(p, s, "|proxy=", sp->http_proxy, NULL);
     }
+    /* Likewise a corrected ACMEProfile or ACMEChallenges. */
+    if (sp->profile) {
+        s = apr_pstrcat(p, s, "|profile=", sp->profile,
+                        sp->profile_mandatory ? "!" : "", NULL);
+    }
+    if (sp->challenges) {
+        s = apr_pstrcat(p, s, "|challenges=", acme_str_join(p,
+                        sp->challenges, ","), NULL);
+    }
     /* Per-URL EAB values of the other CAs, where they differ from the
      * first's (so a configuration without them keeps its fingerprint). */
     for (i = 1; i < d->servers->nelts; i++) {

@@ -110,6 +110,9 @@ typedef struct {
     apr_interval_time_t renew_left;  /* AA_UNSET, or a duration */
     apr_interval_time_t activation_delay;
     int challenges_set;              /* ACMEChallenges seen */
+    apr_array_header_t *challenges;  /* ... its types, lower case, or NULL */
+    const char *profile;             /* ACMEProfile NAME, or NULL */
+    int profile_mandatory;           /* ... with "mandatory" */
     apr_array_header_t *notify_cmd;  /* ACMENotifyCmd argv */
     const char *ca_file;
     const char *http_proxy;          /* ACMEHttpProxy: URL, "" (none) or

@@ -323,6 +323,9 @@ acme_domain_spec_t ax_spec(ax_ctx_t *ctx, const acme_conf_domain_t *d,
     spec.tos_url = d->tos_url;
     spec.ca_file = d->ca_file;
     spec.http_proxy = d->http_proxy;
+    spec.profile = d->profile;
+    spec.profile_mandatory = d->profile_mandatory;
+    spec.challenges = d->challenges;
     return spec;
 }
 

@@ -316,6 +316,8 @@ static void view_of(acme_view_t *v, ax_ctx_t *ctx, const areas_t *a,
     v->name = d->name;
     v->key = d->key;
     v->names = d->names;
+    v->profile = d->profile;
+    v->profile_mandatory = d->profile_mandatory;
     v->restart_note = a->restart_note;
     assess_live(v, p, a, d, now);
     assess_staged(v, ctx, p, a, d, now);

@@ -77,6 +77,41 @@ static const char *url_member(const json_t *obj, const char *key)
     return NULL;
 }
 
+/* meta.profiles maps each profile name to a description for humans;
+ * only the names matter here. */
+static void parse_profiles(acme_directory_t *dir, apr_pool_t *p,
+                           const json_t *profiles)
+{
+    const char *name;
+    json_t *v;
+
+    if (!json_is_object(profiles)) {
+        return;
+    }
+    dir->profiles = apr_array_make(p, (int)json_object_size(profiles) + 1,
+                                   sizeof(const char *));
+    json_object_foreach((json_t *)profiles, name, v) {
+        (void)v;
+        APR_ARRAY_PUSH(dir->profiles, const char *) = apr_pstrdup(p, name);
+    }
+}
+
+int acme_directory_has_profile(acme_client_t *c, const char *profile)
+{
+    int i;
+
+    if (acme_directory_fetch(c) != APR_SUCCESS || !c->dir.profiles) {
+        return 0;
+    }
+    for (i = 0; i < c->dir.profiles->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(c->dir.profiles, i, const char *),
+                    profile)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 apr_status_t acme_directory_parse(acme_directory_t *dir, apr_pool_t *p,
                                   const json_t *doc)
 {
@@ -99,6 +134,7 @@ apr_status_t acme_directory_parse(acme_directory_t *dir, apr_pool_t *p,
         }
         dir->eab_required =
             json_is_true(json_object_get(meta, "externalAccountRequired"));
+        parse_profiles(dir, p, json_object_get(meta, "profiles"));
     }
     return APR_SUCCESS;
 }

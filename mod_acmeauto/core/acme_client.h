@@ -23,6 +23,9 @@ typedef struct {
     const char *renewal_info;       /* RFC 9773, may be NULL */
     const char *terms_of_service;   /* meta.termsOfService, may be NULL */
     int eab_required;               /* meta.externalAccountRequired */
+    /* meta.profiles (draft-ietf-acme-profiles): the names of the
+     * certificate profiles the CA offers; NULL when it lists none. */
+    apr_array_header_t *profiles;
 } acme_directory_t;
 
 typedef struct {
@@ -58,6 +61,9 @@ typedef struct {
     const char *url;
     const char *token;
     const char *status;
+    /* dns-persist-01: the first of the CA's "issuer-domain-names", the
+     * name its persistent TXT record must carry; else NULL. */
+    const char *issuer_domain;
 } acme_challenge_t;
 
 typedef struct {
@@ -106,10 +112,14 @@ apr_status_t acme_account_update_contact(json_t **acct, acme_client_t *c,
                                          const apr_array_header_t *contacts);
 
 /* replaces: the ARI certificate ID of the certificate this order renews
- * (RFC 9773 §5), or NULL. */
+ * (RFC 9773 §5), or NULL; profile: the certificate profile to ask for
+ * (draft-ietf-acme-profiles), or NULL for the CA's default. */
 apr_status_t acme_order_new(acme_order_t **order, acme_client_t *c,
                             apr_pool_t *p, const apr_array_header_t *names,
-                            const char *replaces);
+                            const char *replaces, const char *profile);
+
+/* Does the directory list profile in meta.profiles? Fetches it first. */
+int acme_directory_has_profile(acme_client_t *c, const char *profile);
 apr_status_t acme_order_get(acme_order_t **order, acme_client_t *c,
                             apr_pool_t *p, const char *url);
 apr_status_t acme_order_parse(acme_order_t **order, apr_pool_t *p,

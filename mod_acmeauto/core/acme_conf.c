@@ -86,6 +86,12 @@ static json_t *domain_to_json(const acme_conf_domain_t *d)
                 "not_before", secs(d->previous_not_before),
                 "not_after", secs(d->previous_not_after)));
         }
+        json_object_set_new(j, "profile", d->profile
+                            ? json_string(d->profile) : json_null());
+        json_object_set_new(j, "profile_mandatory",
+                            json_boolean(d->profile_mandatory));
+        json_object_set_new(j, "challenges", d->challenges
+                            ? str_array(d->challenges) : json_null());
     }
     return j;
 }
@@ -304,6 +310,12 @@ static acme_conf_domain_t *domain_from_json(reader_t *r, const json_t *j)
     d->state_config = get_str(r, j, "state_config", 0);
     d->server_eab = get_server_eab(r, j, d);
     get_previous(r, json_object_get(j, "previous"), d);
+    d->profile = get_str(r, j, "profile", 0);
+    d->profile_mandatory = json_is_true(json_object_get(j,
+                                                        "profile_mandatory"));
+    if (json_object_get(j, "challenges")) {
+        d->challenges = get_strs(r, j, "challenges", 1);
+    }
     if (!r->why && (!d->names->nelts || !d->key_types->nelts
                     || !d->servers->nelts)) {
         r->why = apr_psprintf(r->p, "domain %s has no names, key types or "

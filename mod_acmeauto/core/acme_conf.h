@@ -22,6 +22,9 @@
  *                 "retry_delay": SEC, "renew_pct": N, "renew_left": SEC,
  *                 "notify_cmd": [..]|null, "defined_at": STR,
  *                 "state_config": STR,
+ *                 "profile": STR|null, "profile_mandatory": BOOL,
+ *                 "challenges": [..]|null (these three absent from
+ *                 older files: no profile, http-01),
  *                 "server_eab": [{"kid": STR|null, "file": STR|null,
  *                                 "inline": BOOL}, ..],
  *                 "previous": {"file", "serial", "issuer",
@@ -86,6 +89,9 @@ typedef struct {
     const char *state_config;        /* the job's state fingerprint, or
                                       * NULL (an older config.json) */
     apr_array_header_t *server_eab;  /* acme_conf_eab_t, one per server */
+    const char *profile;             /* ACMEProfile, or NULL */
+    int profile_mandatory;
+    const apr_array_header_t *challenges; /* ACMEChallenges, or NULL */
 } acme_conf_domain_t;
 
 typedef struct {

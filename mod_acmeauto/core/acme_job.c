@@ -17,6 +17,7 @@ typedef struct {
     const acme_job_env_t *env;
     acme_client_t *client;
     apr_array_header_t *tokens;     /* challenge files we wrote */
+    int profile_noted;              /* said once that the CA lacks it */
 } job_t;
 
 static void job_log(job_t *job, int level, const char *fmt, ...)
@@ -366,11 +367,64 @@ static apr_status_t start_http01(job_t *job, const acme_authz_t *a,
     return acme_challenge_respond(c, job->p, ch);
 }
 
+/* Does ACMEChallenges allow this type? Without it: http-01 only. */
+static int wants(const job_t *job, const char *type)
+{
+    const apr_array_header_t *l = job->d->challenges;
+    int i;
+
+    for (i = 0; l && i < l->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(l, i, const char *), type)) {
+            return 1;
+        }
+    }
+    return !l && !strcmp(type, "http-01");
+}
+
+/* dns-persist-01 (draft-ietf-acme-dns-persist-01): the record the
+ * administrator publishes once at _validation-persist.<name>. It names
+ * the CA and our account, and covers subdomains (policy=wildcard) when a
+ * wildcard of the name is managed. */
+static const char *persist_record(job_t *job, const acme_authz_t *a,
+                                  const acme_challenge_t *ch)
+{
+    const char *wild = apr_pstrcat(job->p, "*.", a->identifier, NULL);
+    int i, policy = a->wildcard;
+
+    for (i = 0; i < job->d->names->nelts; i++) {
+        policy |= !strcmp(APR_ARRAY_IDX(job->d->names, i, const char *), wild);
+    }
+    return apr_psprintf(job->p, "_validation-persist.%s. IN TXT "
+                        "\"%s; accounturi=%s%s\"", a->identifier,
+                        apr_pstrdup(job->p, ch->issuer_domain),
+                        job->client->account_url,
+                        policy ? "; policy=wildcard" : "");
+}
+
+/* The CA checks a record that is already there: nothing to put in place,
+ * only to tell the CA to look. */
+static const acme_challenge_t *persist_challenge(const job_t *job,
+                                                 const acme_authz_t *a)
+{
+    int i;
+
+    for (i = 0; wants(job, "dns-persist-01") && i < a->challenges->nelts; i++) {
+        const acme_challenge_t *ch = &APR_ARRAY_IDX(a->challenges, i,
+                                                     acme_challenge_t);
+        if (!strcmp(ch->type, "dns-persist-01") && ch->issuer_domain) {
+            return ch;
+        }
+    }
+    return NULL;
+}
+
 static apr_status_t authorize(job_t *job, const acme_order_t *o)
 {
     apr_array_header_t *pending = apr_array_make(job->p, 4, sizeof(char *));
+    apr_array_header_t *records = apr_array_make(job->p, 4, sizeof(char *));
     acme_authz_t *a;
     const acme_challenge_t *ch;
+    const char *record;
     apr_status_t rv;
     int i;
 
@@ -382,21 +436,43 @@ static apr_status_t authorize(job_t *job, const acme_order_t *o)
         if (!strcmp(a->status, "valid")) {
             continue;    /* the CA still remembers an earlier validation */
         }
-        if (!(ch = find_challenge(a, "http-01"))) {
+        record = NULL;
+        if ((ch = persist_challenge(job, a))) {
+            record = persist_record(job, a, ch);
+            job_log(job, 2, "dns-persist-01 for %s: the CA checks the "
+                    "record published once: %s", a->identifier, record);
+            rv = strcmp(ch->status, "pending") ? APR_SUCCESS
+                 : acme_challenge_respond(job->client, job->p, ch);
+        }
+        else if (!wants(job, "http-01")
+                 || !(ch = find_challenge(a, "http-01"))) {
             job->client->error = acme_error_make(job->p, APR_ENOTIMPL,
                 ACME_FAIL_CONFIG, apr_psprintf(job->p, "authorizing %s",
-                a->identifier), "the CA offers no http-01 challenge for this "
-                "name", "wildcard names need dns-01");
+                a->identifier), apr_psprintf(job->p, "the CA offers none of "
+                "the challenge types ACMEChallenges allows (%s) for this "
+                "name", job->d->challenges ? acme_str_join(job->p,
+                job->d->challenges, ", ") : "http-01"),
+                "wildcard names need dns-01");
             return APR_ENOTIMPL;
         }
-        if ((rv = start_http01(job, a, ch)) != APR_SUCCESS) {
+        else {
+            rv = start_http01(job, a, ch);
+        }
+        if (rv != APR_SUCCESS) {
             return rv;
         }
         APR_ARRAY_PUSH(pending, const char *) = url;
+        APR_ARRAY_PUSH(records, const char *) = record;
     }
     for (i = 0; i < pending->nelts; i++) {
         rv = acme_authz_wait(&a, job->client, job->p,
                              APR_ARRAY_IDX(pending, i, const char *));
+        record = APR_ARRAY_IDX(records, i, const char *);
+        if (rv != APR_SUCCESS && record && job->client->error) {
+            /* What the administrator must do, in the log and the status. */
+            job->client->error->hint = apr_pstrcat(job->p, "publish this "
+                "DNS record once (dns-persist-01): ", record, NULL);
+        }
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -428,9 +504,15 @@ static int same_order_request(job_t *job, const json_t *j)
 {
     const char *server = acme_json_str(j, "server");
     const char *names = acme_json_str(j, "names");
+    const char *profile = acme_json_str(j, "profile");
 
+    /* An order made with another ACMEProfile is not resumed. When the CA
+     * lacked the profile, the order has none; it is not resumed either
+     * and that is harmless: a new order costs one request. */
     return server && names && !strcmp(server, job->d->server_url)
-        && !strcmp(names, acme_str_join(job->p, job->d->names, ","));
+        && !strcmp(names, acme_str_join(job->p, job->d->names, ","))
+        && !strcmp(profile ? profile : "",
+                   job->d->profile ? job->d->profile : "");
 }
 
 static apr_status_t resume_order(job_t *job, acme_key_type_e t,
@@ -466,28 +548,71 @@ static int refused_replaces(const acme_client_t *c)
                             || !strcmp(e->type, "malformed"));
 }
 
+/* The profile to order (draft-ietf-acme-profiles): ACMEProfile when the
+ * CA's directory offers it. When it does not, a mandatory profile is a
+ * configuration error; another is left out, and said once per run. */
+static apr_status_t order_profile(job_t *job, const char **profile)
+{
+    const acme_domain_spec_t *d = job->d;
+    acme_client_t *c = job->client;
+    const char *offered;
+
+    *profile = NULL;
+    if (!d->profile || acme_directory_has_profile(c, d->profile)) {
+        *profile = d->profile;
+        return APR_SUCCESS;
+    }
+    if (!c->have_dir) {
+        return APR_EGENERAL;    /* the directory fetch said why */
+    }
+    offered = c->dir.profiles && c->dir.profiles->nelts
+        ? acme_str_join(job->p, c->dir.profiles, ", ") : "none";
+    if (d->profile_mandatory) {
+        c->error = acme_error_make(job->p, APR_ENOTIMPL, ACME_FAIL_CONFIG,
+            "choosing the certificate profile", apr_psprintf(job->p,
+            "the CA does not offer the profile \"%s\" that ACMEProfile "
+            "requires (mandatory); it offers: %s", d->profile, offered),
+            "set ACMEProfile to one of the CA's profiles, or drop "
+            "\"mandatory\" to accept its default");
+        return APR_ENOTIMPL;
+    }
+    if (!job->profile_noted) {
+        job_log(job, 1, "the CA does not offer the profile \"%s\" "
+                "(ACMEProfile); ordering its default profile. It offers: %s",
+                d->profile, offered);
+        job->profile_noted = 1;
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t open_order(job_t *job, acme_key_type_e t, acme_order_t **o)
 {
-    const char *replaces;
+    const char *replaces, *profile;
     json_t *j;
     apr_status_t rv;
 
     if (resume_order(job, t, o) == APR_SUCCESS) {
         return APR_SUCCESS;
     }
+    if ((rv = order_profile(job, &profile)) != APR_SUCCESS) {
+        return rv;
+    }
     replaces = job->d->replaces
         ? apr_table_get(job->d->replaces, acme_key_type_name(t)) : NULL;
-    job_log(job, 2, "ordering a %s certificate for %s%s%s",
+    job_log(job, 2, "ordering a %s certificate for %s%s%s%s%s",
             acme_key_type_name(t), acme_str_join(job->p, job->d->names, ", "),
+            profile ? " with profile " : "", profile ? profile : "",
             replaces ? " to replace " : "", replaces ? replaces : "");
-    rv = acme_order_new(o, job->client, job->p, job->d->names, replaces);
+    rv = acme_order_new(o, job->client, job->p, job->d->names, replaces,
+                        profile);
     if (rv != APR_SUCCESS && replaces && refused_replaces(job->client)) {
         /* RFC 9773 §5: a CA may refuse "replaces"; the renewal must not
          * fail for that. */
         job_log(job, 1, "the CA refused the order as a replacement of %s "
                 "(%s); ordering without", replaces,
                 job->client->error->detail);
-        rv = acme_order_new(o, job->client, job->p, job->d->names, NULL);
+        rv = acme_order_new(o, job->client, job->p, job->d->names, NULL,
+                            profile);
     }
     if (rv != APR_SUCCESS) {
         return rv;
@@ -496,6 +621,9 @@ static apr_status_t open_order(job_t *job, acme_key_type_e t, acme_order_t **o)
         (*o)->url, "server", job->d->server_url, "names",
         acme_str_join(job->p, job->d->names, ","), "created",
         (json_int_t)apr_time_sec(apr_time_now())));
+    if (profile) {
+        json_object_set_new(j, "profile", json_string(profile));
+    }
     /* Not fatal if it fails: we just could not resume this order. */
     acme_store_write_json(wip_path(job, t, ACME_FN_WIP_ORDER), j, 0600,
                           job->p);
@@ -737,7 +865,7 @@ apr_status_t acme_job_ari(acme_ari_t *ari, acme_error_t **err, apr_pool_t *p,
                           const acme_domain_spec_t *d, const char *cert_id,
                           const acme_job_env_t *env)
 {
-    job_t job = { p, d, NULL, env, NULL, NULL };
+    job_t job = { p, d, NULL, env, NULL, NULL, 0 };
     apr_status_t rv;
 
     if ((rv = job_init(&job, err)) != APR_SUCCESS) {
@@ -755,7 +883,7 @@ apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
                             const acme_store_t *store,
                             const acme_job_env_t *env)
 {
-    job_t job = { p, d, store, env, NULL, NULL };
+    job_t job = { p, d, store, env, NULL, NULL, 0 };
     apr_status_t rv;
     int i;
 
@@ -796,7 +924,7 @@ apr_status_t acme_job_account(acme_client_t **client, acme_error_t **err,
                               const acme_store_t *store,
                               const acme_job_env_t *env)
 {
-    job_t job = { p, d, store, env, NULL, NULL };
+    job_t job = { p, d, store, env, NULL, NULL, 0 };
     apr_status_t rv;
 
     if ((rv = job_init(&job, err)) != APR_SUCCESS) {

@@ -30,6 +30,10 @@ typedef struct {
                                        * NULL: libcurl's environment */
     apr_table_t *replaces;            /* key type name -> ARI cert ID of the
                                        * certificate being renewed; or NULL */
+    const char *profile;              /* ACMEProfile, or NULL */
+    int profile_mandatory;            /* no order without that profile */
+    const apr_array_header_t *challenges; /* ACMEChallenges (const char*,
+                                       * lower case), or NULL: http-01 */
 } acme_domain_spec_t;
 
 typedef struct {

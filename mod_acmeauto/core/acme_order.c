@@ -57,7 +57,7 @@ static apr_status_t bad_document(acme_client_t *c, const char *activity,
 
 apr_status_t acme_order_new(acme_order_t **order, acme_client_t *c,
                             apr_pool_t *p, const apr_array_header_t *names,
-                            const char *replaces)
+                            const char *replaces, const char *profile)
 {
     const char *activity = apr_psprintf(c->pool, "creating an order for %s",
                                         acme_str_join(p, names, ", "));
@@ -74,6 +74,9 @@ apr_status_t acme_order_new(acme_order_t **order, acme_client_t *c,
     json_object_set_new(payload, "identifiers", ids);
     if (replaces) {
         json_object_set_new(payload, "replaces", json_string(replaces));
+    }
+    if (profile) {
+        json_object_set_new(payload, "profile", json_string(profile));
     }
     if ((rv = acme_directory_fetch(c)) != APR_SUCCESS
         || (rv = acme_post(c, &resp, &doc, p, c->dir.new_order, payload,
@@ -105,6 +108,17 @@ apr_status_t acme_order_get(acme_order_t **order, acme_client_t *c,
     return APR_SUCCESS;
 }
 
+/* A host name as a DNS zone holds it: nothing else may reach a log line
+ * or a record the administrator is asked to publish. */
+static int is_dns_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n > 0 && n <= 253 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789.-") == n;
+}
+
 static apr_status_t parse_challenges(apr_array_header_t **out, apr_pool_t *p,
                                      const json_t *list)
 {
@@ -121,6 +135,13 @@ static apr_status_t parse_challenges(apr_array_header_t **out, apr_pool_t *p,
         ch.url = url_or_null(v, "url");
         ch.token = acme_json_str(v, "token");
         ch.status = acme_json_str(v, "status");
+        /* dns-persist-01 carries no token but the CA's issuer names;
+         * the first goes into a record the administrator publishes. */
+        ch.issuer_domain = json_string_value(json_array_get(
+            json_object_get(v, "issuer-domain-names"), 0));
+        if (ch.issuer_domain && !is_dns_name(ch.issuer_domain)) {
+            return APR_EINVAL;
+        }
         if (!ch.type || !ch.url || !ch.status) {
             return APR_EINVAL;
         }

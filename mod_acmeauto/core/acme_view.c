@@ -178,7 +178,7 @@ static json_t *json_error(apr_pool_t *p, const json_t *e)
 
 json_t *acme_view_to_json(apr_pool_t *p, const acme_view_t *v)
 {
-    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:i, "
+    json_t *j = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:i, "
                      "s:o, s:b, s:o, s:b, s:o}",
         "name", v->name ? v->name : "", "key", v->key ? v->key : "",
         "names", json_names(v->names),
@@ -194,6 +194,15 @@ json_t *acme_view_to_json(apr_pool_t *p, const acme_view_t *v)
         "held_until", json_time(p, v->held_until),
         "expiring", v->expiring,
         "restart_blocked", json_str_or_null(v->restart_blocked));
+
+    /* The profile the job orders; whether the CA offers it, the log and
+     * last_error say. */
+    if (j) {
+        json_object_set_new(j, "profile", v->profile ? json_pack("{s:s,s:b}",
+            "name", v->profile, "mandatory", v->profile_mandatory)
+            : json_null());
+    }
+    return j;
 }
 
 /* --- what is live ---------------------------------------------------- */

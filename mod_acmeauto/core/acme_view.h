@@ -23,6 +23,8 @@ typedef struct {
     const char *name;                /* first name */
     const char *key;                 /* store key */
     const apr_array_header_t *names; /* const char* */
+    const char *profile;             /* ACMEProfile, or NULL */
+    int profile_mandatory;
     /* --- inputs: what is live (acme_view_live_reset / _add / _done) --- */
     int is_live;                     /* some live certificate can be served */
     apr_array_header_t *live_types;  /* acme_key_type_e, being served */

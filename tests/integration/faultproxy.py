@@ -32,6 +32,12 @@ Controls (thread-safe, affect subsequent requests):
   down(True|False, mode="drop"|"reset"|"502")
   reject_replaces(True|False, status=409, ptype="alreadyReplaced", detail=...)
   clear_log(), entries(kind=None, ...), wait_for(...)
+  profiles({name: description} | None)
+      meta.profiles in the directory (draft-ietf-acme-profiles); what the
+      module asks for is the newOrder entry's payload["profile"]
+  persist(issuer, dns_query) / persist(None)
+      a CA offering dns-persist-01 (draft-ietf-acme-dns-persist) only: see
+      persist() for how it stands in for one
   stop()
 
 Request log: `proxy.log` is a list (copy) of LogEntry, a 5-tuple
@@ -319,6 +325,10 @@ class FaultProxy:
         self._hold = None          # (status, kinds, polls) or None
         self._held = {}            # path -> answers held so far
         self._kinds = dict(_PEBBLE_KINDS)
+        self._profiles = None
+        self._persist = None       # (issuer, dns_query) or None
+        self._persist_chall = {}   # challenge path -> (authz path, identifier)
+        self._persist_failed = {}  # authz path -> why the record did not match
         self._conns = set()
         self._server = None
         self._thread = None
@@ -757,6 +767,23 @@ class FaultProxy:
                           extra=[("Replay-Nonce", n)] if n else [])
             return
 
+        with self._lock:
+            persist_chall = self._persist is not None and method == "POST" \
+                and path in self._persist_chall and payload == {}
+        if persist_chall:
+            why = self._persist_check(path, protected)
+            if why is not None:
+                n = self._fresh_nonce()
+                done(200, "persist")
+                doc = {"type": "dns-persist-01", "url": self.origin + path,
+                       "status": "invalid", "error": {
+                           "type": "urn:ietf:params:acme:error:unauthorized",
+                           "detail": why, "status": 403}}
+                self._send(h, 200, [("Content-Type", "application/json")]
+                           + ([("Replay-Nonce", n)] if n else []),
+                           json.dumps(doc).encode(), head=head)
+                return
+
         fwd = [(k, v) for k, v in h.headers.items()
                if k.lower() not in HOP_BY_HOP
                and k.lower() not in ("host", "content-length", "accept-encoding", "expect",
@@ -773,6 +800,12 @@ class FaultProxy:
         data = self._rewrite(data)
         if kind == "directory" and status == 200 and method == "GET":
             data = self._directory(data, ari is not None)
+        with self._lock:
+            persist_on = self._persist is not None
+        if persist_on and kind == "authz" and status == 200:
+            data = self._persist_authz(path.split("?")[0], data)
+        if persist_on and kind in ("newOrder", "order") and status in (200, 201):
+            data = self._persist_order(kind, data)
         held = self._held_answer(kind, path, status, data) if status == 200 else None
         if held is not None:
             data = held
@@ -801,6 +834,106 @@ class FaultProxy:
         doc["status"] = hstatus
         return json.dumps(doc, indent=2).encode()
 
+    # ------------------------------------- profiles and dns-persist-01 shims
+
+    def profiles(self, profiles):
+        """Lists profiles ({name: description}) in the directory's
+        meta.profiles; None lists none (Pebble 2.4 has no profiles)."""
+        with self._lock:
+            self._profiles = dict(profiles) if profiles is not None else None
+
+    def persist(self, issuer, dns_query=None):
+        """Stands in for a CA that offers dns-persist-01 (Pebble 2.4 has
+        none): every authorization shows its http-01 challenge as a
+        dns-persist-01 one (same URL, no token, issuer-domain-names
+        [issuer]).  When the module answers it, the proxy looks up the TXT
+        record at _validation-persist.<name> through dns_query (the harness's
+        query to pebble-challtestsrv) and checks that it names `issuer` and
+        the account in the request's "kid", as the CA would.  A match is
+        passed on to Pebble, which must run with PEBBLE_VA_ALWAYS_VALID=1 so
+        that it completes the authorization without fetching anything; a
+        mismatch makes the authorization invalid with an "unauthorized"
+        problem saying what was found.  persist(None) turns it off."""
+        with self._lock:
+            self._persist = (issuer, dns_query) if issuer else None
+            self._persist_chall.clear()
+            self._persist_failed.clear()
+
+    def _persist_authz(self, path, data):
+        """An authorization as the dns-persist-01 CA shows it."""
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return data
+        with self._lock:
+            issuer = self._persist[0]
+            failed = self._persist_failed.get(path)
+            ident = (doc.get("identifier") or {}).get("value", "")
+            chals = []
+            for ch in doc.get("challenges") or []:
+                if ch.get("type") != "http-01":
+                    continue
+                ch = dict(ch, type="dns-persist-01", **{"issuer-domain-names": [issuer]})
+                ch.pop("token", None)
+                self._persist_chall[urllib.parse.urlsplit(ch["url"]).path] = (path, ident)
+                if failed:
+                    ch["status"] = "invalid"
+                    ch["error"] = {"type": "urn:ietf:params:acme:error:unauthorized",
+                                   "detail": failed, "status": 403}
+                chals.append(ch)
+        doc["challenges"] = chals
+        if failed:
+            doc["status"] = "invalid"
+        return json.dumps(doc, indent=2).encode()
+
+    def _persist_order(self, kind, data):
+        """As a CA would: an order with a failed authorization is invalid;
+        a new order starts its authorizations afresh (Pebble may hand out
+        one it still has pending)."""
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return data
+        paths = [urllib.parse.urlsplit(u).path for u in doc.get("authorizations") or []]
+        with self._lock:
+            if kind == "newOrder":
+                for p in paths:
+                    self._persist_failed.pop(p, None)
+            elif any(p in self._persist_failed for p in paths):
+                doc["status"] = "invalid"
+                doc["error"] = {"type": "urn:ietf:params:acme:error:unauthorized",
+                                "detail": "an authorization failed", "status": 403}
+        return json.dumps(doc, indent=2).encode()
+
+    def _persist_check(self, path, protected):
+        """None when the published record lets the account in, else why not."""
+        with self._lock:
+            issuer, query = self._persist
+            authz, ident = self._persist_chall[path]
+        kid = (protected or {}).get("kid", "")
+        name = "_validation-persist." + ident.lstrip("*.")
+        _, answers = query(name, "TXT")
+        found = []
+        for rdata in answers:
+            # TXT RDATA: length-prefixed strings, joined
+            text, i = b"", 0
+            while i < len(rdata):
+                text += rdata[i + 1:i + 1 + rdata[i]]
+                i += 1 + rdata[i]
+            found.append(text.decode("utf-8", "replace"))
+        for text in found:
+            parts = [p.strip() for p in text.split(";")]
+            params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+            if parts[0].lower() == issuer and params.get("accounturi") == kid:
+                with self._lock:
+                    self._persist_failed.pop(authz, None)
+                return None
+        why = "no TXT record at %s names %s and accounturi=%s (found: %s)" % (
+            name, issuer, kid, "; ".join(repr(t) for t in found) or "none")
+        with self._lock:
+            self._persist_failed[authz] = why
+        return why
+
     def _directory(self, data, with_ari):
         try:
             d = json.loads(data)
@@ -816,4 +949,8 @@ class FaultProxy:
             d["renewalInfo"] = self.renewal_info_url
         else:
             d.pop("renewalInfo", None)
+        with self._lock:
+            profiles = self._profiles
+        if profiles is not None:
+            d.setdefault("meta", {})["profiles"] = profiles
         return json.dumps(d, indent=2).encode()

@@ -83,6 +83,25 @@ START_TEST(directory_parse_rejects_non_url_members)
 }
 END_TEST
 
+START_TEST(directory_parse_reads_profiles)
+{
+    /* draft-ietf-acme-profiles: meta.profiles maps names to prose. */
+    acme_directory_t dir;
+    json_t *doc = acme_json_pool_own(test_pool, json_pack(
+        "{s:s,s:s,s:s,s:{s:{s:s,s:s}}}", "newNonce", NONCE_URL,
+        "newAccount", ACCT_URL, "newOrder", ORDER_URL, "meta", "profiles",
+        "classic", "the usual 90 days", "shortlived", "6 days"));
+
+    ck_assert(acme_directory_parse(&dir, test_pool, doc) == APR_SUCCESS);
+    ck_assert_ptr_nonnull(dir.profiles);
+    ck_assert_int_eq(dir.profiles->nelts, 2);
+    json_object_set_new(json_object_get(doc, "meta"), "profiles",
+                        json_string("classic"));
+    ck_assert(acme_directory_parse(&dir, test_pool, doc) == APR_SUCCESS);
+    ck_assert_ptr_null(dir.profiles);
+}
+END_TEST
+
 START_TEST(directory_fetch_http_error_is_transient)
 {
     fake_http_t *f = fake_create();
@@ -355,7 +374,7 @@ START_TEST(order_new_parses_order)
     r = fake_push(f, 201, CT_JSON, order_json);
     r->location = "https://ca.test/order/1";
     r->nonce = "nonceAfterOrder";
-    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL) == APR_SUCCESS);
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL, NULL) == APR_SUCCESS);
     ck_assert_str_eq(o->url, "https://ca.test/order/1");
     ck_assert_str_eq(o->status, "pending");
     ck_assert_str_eq(o->finalize_url, "https://ca.test/finalize/1");
@@ -421,13 +440,29 @@ START_TEST(order_new_sends_replaces)
     jws_parts_t jws;
 
     fake_push(f, 201, CT_JSON, order_json)->location = "https://ca.test/order/2";
-    ck_assert(acme_order_new(&o, c, test_pool, two_names(), id) == APR_SUCCESS);
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), id, NULL) == APR_SUCCESS);
     ck_assert_int_eq(f->nrequests, 1);
     jws = jws_decode(&f->requests[0]);
     ck_assert_str_eq(acme_json_str(jws.payload, "replaces"), id);
     ck_assert_int_eq(json_array_size(json_object_get(jws.payload,
                                                      "identifiers")), 2);
     ck_assert_int_eq(json_object_size(jws.payload), 2);
+}
+END_TEST
+
+START_TEST(order_new_sends_profile)
+{
+    fake_http_t *f = fake_create();
+    acme_client_t *c = client_registered(f);
+    acme_order_t *o = NULL;
+    jws_parts_t jws;
+
+    fake_push(f, 201, CT_JSON, order_json)->location = "https://ca.test/order/3";
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL,
+                             "shortlived") == APR_SUCCESS);
+    jws = jws_decode(&f->requests[0]);
+    ck_assert_str_eq(acme_json_str(jws.payload, "profile"), "shortlived");
+    ck_assert_ptr_null(json_object_get(jws.payload, "replaces"));
 }
 END_TEST
 
@@ -439,7 +474,7 @@ START_TEST(order_new_without_replaces_omits_it)
     jws_parts_t jws;
 
     fake_push(f, 201, CT_JSON, order_json)->location = "https://ca.test/order/2";
-    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL)
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL, NULL)
               == APR_SUCCESS);
     jws = jws_decode(&f->requests[0]);
     ck_assert_ptr_null(json_object_get(jws.payload, "replaces"));
@@ -454,7 +489,7 @@ START_TEST(order_new_without_location_is_an_error)
     acme_order_t *o = NULL;
 
     fake_push(f, 201, CT_JSON, order_json);
-    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL) != APR_SUCCESS);
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL, NULL) != APR_SUCCESS);
     assert_has(c->error->detail, "order");
 }
 END_TEST
@@ -466,7 +501,7 @@ START_TEST(order_new_needs_account)
     acme_order_t *o = NULL;
 
     c->account_url = NULL;
-    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL) != APR_SUCCESS);
+    ck_assert(acme_order_new(&o, c, test_pool, two_names(), NULL, NULL) != APR_SUCCESS);
     ck_assert_int_eq(f->nrequests, 0);
 }
 END_TEST
@@ -521,6 +556,32 @@ START_TEST(authz_parse_reads_challenges)
     ck_assert_str_eq(ch->type, "http-01");
     ck_assert_str_eq(ch->url, "https://ca.test/chal/1");
     ck_assert_str_eq(ch->token, "tok_EN-1");
+}
+END_TEST
+
+START_TEST(authz_parse_reads_dns_persist)
+{
+    /* draft-ietf-acme-dns-persist: no token, the CA's issuer names; a
+     * name that is no DNS name never reaches the administrator. */
+    acme_authz_t *a = NULL;
+    acme_challenge_t *ch;
+    json_t *doc = acme_json_pool_own(test_pool, json_pack(
+        "{s:s,s:{s:s,s:s},s:[{s:s,s:s,s:s,s:[s]}]}", "status", "pending",
+        "identifier", "type", "dns", "value", "example.org", "challenges",
+        "type", "dns-persist-01", "url", "https://ca.test/chal/2", "status",
+        "pending", "issuer-domain-names", "ca.example"));
+    json_t *chj = json_array_get(json_object_get(doc, "challenges"), 0);
+
+    ck_assert(acme_authz_parse(&a, test_pool, "https://ca.test/authz/b", doc)
+              == APR_SUCCESS);
+    ch = &APR_ARRAY_IDX(a->challenges, 0, acme_challenge_t);
+    ck_assert_str_eq(ch->type, "dns-persist-01");
+    ck_assert_ptr_null(ch->token);
+    ck_assert_str_eq(ch->issuer_domain, "ca.example");
+    json_object_set_new(chj, "issuer-domain-names",
+                        json_pack("[s]", "ca.example; policy=wildcard"));
+    ck_assert(acme_authz_parse(&a, test_pool, "https://ca.test/authz/b", doc)
+              == APR_EINVAL);
 }
 END_TEST
 
@@ -806,6 +867,7 @@ Suite *client_suite(void)
     tcase_add_test(tc, directory_fetch_parses_pebble_directory);
     tcase_add_test(tc, directory_fetch_rejects_missing_new_order);
     tcase_add_test(tc, directory_parse_rejects_non_url_members);
+    tcase_add_test(tc, directory_parse_reads_profiles);
     tcase_add_test(tc, directory_fetch_http_error_is_transient);
     suite_add_tcase(s, tc);
 
@@ -830,10 +892,12 @@ Suite *client_suite(void)
     tcase_add_test(tc, order_new_sends_replaces);
     tcase_add_test(tc, order_stuck_in_processing_hits_the_deadline);
     tcase_add_test(tc, order_new_without_replaces_omits_it);
+    tcase_add_test(tc, order_new_sends_profile);
     tcase_add_test(tc, order_new_without_location_is_an_error);
     tcase_add_test(tc, order_new_needs_account);
     tcase_add_test(tc, order_parse_rejects_bad_documents);
     tcase_add_test(tc, authz_parse_reads_challenges);
+    tcase_add_test(tc, authz_parse_reads_dns_persist);
     tcase_add_test(tc, authz_parse_rejects_unsafe_tokens);
     tcase_add_test(tc, authz_wait_honours_retry_after);
     tcase_add_test(tc, authz_wait_without_retry_after_uses_poll_interval);

@@ -205,6 +205,46 @@ START_TEST(http_proxy_keeps_its_three_meanings)
 }
 END_TEST
 
+/* ACMEProfile and ACMEChallenges reach `acmeauto renew`; a file from
+ * before them means no profile and http-01. */
+START_TEST(profile_and_challenges_travel)
+{
+    acme_conf_t *in = sample(), *out;
+    acme_conf_domain_t *d = APR_ARRAY_IDX(in->domains, 0,
+                                          acme_conf_domain_t *);
+    apr_array_header_t *types = apr_array_make(test_pool, 2,
+                                               sizeof(const char *));
+    json_t *j, *dom;
+    const char *why = NULL, *text;
+
+    APR_ARRAY_PUSH(types, const char *) = "dns-persist-01";
+    APR_ARRAY_PUSH(types, const char *) = "http-01";
+    d->profile = "shortlived";
+    d->profile_mandatory = 1;
+    d->challenges = types;
+    j = acme_json_pool_own(test_pool, acme_conf_to_json(in));
+    ck_assert_int_eq(parse_text(&out, &why, acme_json_dump(test_pool, j)),
+                     APR_SUCCESS);
+    d = APR_ARRAY_IDX(out->domains, 0, acme_conf_domain_t *);
+    ck_assert_str_eq(d->profile, "shortlived");
+    ck_assert_int_eq(d->profile_mandatory, 1);
+    ck_assert_int_eq(d->challenges->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(d->challenges, 0, const char *),
+                     "dns-persist-01");
+
+    dom = json_array_get(json_object_get(j, "domains"), 0);
+    json_object_del(dom, "profile");
+    json_object_del(dom, "profile_mandatory");
+    json_object_del(dom, "challenges");
+    text = acme_json_dump(test_pool, j);
+    ck_assert_int_eq(parse_text(&out, &why, text), APR_SUCCESS);
+    d = APR_ARRAY_IDX(out->domains, 0, acme_conf_domain_t *);
+    ck_assert_ptr_null(d->profile);
+    ck_assert_int_eq(d->profile_mandatory, 0);
+    ck_assert_ptr_null(d->challenges);
+}
+END_TEST
+
 Suite *conf_suite(void)
 {
     Suite *s = suite_create("conf");
@@ -215,6 +255,7 @@ Suite *conf_suite(void)
     tcase_add_test(tc, no_secret_is_written);
     tcase_add_test(tc, what_it_did_not_write_is_refused);
     tcase_add_test(tc, http_proxy_keeps_its_three_meanings);
+    tcase_add_test(tc, profile_and_challenges_travel);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,6 +16,19 @@ START_TEST(renew_at_a_third_of_lifetime_left)
 }
 END_TEST
 
+/* A "shortlived" profile's 6-day certificate (ACMEProfile): the default
+ * window is a share of the lifetime actually issued, so it renews within
+ * days, about 2 days before it ends, not 30 days before. */
+START_TEST(six_day_certificate_renews_within_days)
+{
+    apr_time_t nb = 1000 * DAY, na = nb + 6 * DAY;
+    apr_time_t at = acme_renew_time(nb, na, 33, 0);
+
+    ck_assert(at > nb + 3 * DAY && at < nb + 5 * DAY);
+    ck_assert_int_eq(at, na - 6 * DAY / 100 * 33);
+}
+END_TEST
+
 START_TEST(renew_with_absolute_window)
 {
     apr_time_t nb = 1000 * DAY, na = nb + 90 * DAY;
@@ -306,6 +319,7 @@ Suite *schedule_suite(void)
 
     tcase_add_test(tc, renew_at_a_third_of_lifetime_left);
     tcase_add_test(tc, renew_with_absolute_window);
+    tcase_add_test(tc, six_day_certificate_renews_within_days);
     tcase_add_test(tc, window_longer_than_lifetime_renews_at_once);
     tcase_add_test(tc, tiny_window_is_pulled_to_the_emergency_point);
     tcase_add_test(tc, no_lifetime_renews_at_once);

@@ -211,7 +211,15 @@ START_TEST(test_json)
     v.held_until = NOW + HOUR;
     acme_view_compute(&v, NOW);
     j = acme_json_pool_own(test_pool, acme_view_to_json(test_pool, &v));
-    ck_assert_int_eq(json_object_size(j), 15);
+    ck_assert_int_eq(json_object_size(j), 16);
+    ck_assert(json_is_null(json_object_get(j, "profile")));
+    v.profile = "shortlived";
+    v.profile_mandatory = 1;
+    e = acme_json_pool_own(test_pool, acme_view_to_json(test_pool, &v));
+    ck_assert_str_eq(acme_json_str(json_object_get(e, "profile"), "name"),
+                     "shortlived");
+    ck_assert(json_is_true(json_object_get(json_object_get(e, "profile"),
+                                           "mandatory")));
     ck_assert_str_eq(acme_json_str(j, "name"), "example.org");
     ck_assert_str_eq(acme_json_str(j, "key"), "example.org");
     ck_assert_int_eq(json_array_size(json_object_get(j, "names")), 2);
