@@ -67,9 +67,12 @@ apr_status_t acme_order_new(acme_order_t **order, acme_client_t *c,
     apr_status_t rv;
     int i;
 
+    /* Addresses are "ip" identifiers (RFC 8738 §3), already in canonical
+     * text (acme_ip_normalize). */
     for (i = 0; i < names->nelts; i++) {
-        json_array_append_new(ids, json_pack("{s:s,s:s}", "type", "dns",
-            "value", APR_ARRAY_IDX(names, i, const char *)));
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        json_array_append_new(ids, json_pack("{s:s,s:s}",
+            "type", acme_identifier_type(name), "value", name));
     }
     json_object_set_new(payload, "identifiers", ids);
     if (replaces) {
