@@ -1029,10 +1029,12 @@ static const char *check_unique(aa_global_t *g, aa_domain_t *d, apr_pool_t *p)
 }
 
 /* The vhost's own ACMEDomain, else the one that names its ServerName. */
-static aa_domain_t *domain_for_server(aa_global_t *g, server_rec *s)
+static aa_domain_t *domain_for_server(aa_global_t *g, server_rec *s,
+                                      apr_pool_t *p)
 {
     aa_domain_t *d;
-    int i, j;
+    const char *name;
+    int i;
 
     for (i = 0; i < g->domains->nelts; i++) {
         d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
@@ -1040,13 +1042,16 @@ static aa_domain_t *domain_for_server(aa_global_t *g, server_rec *s)
             return d;
         }
     }
-    for (i = 0; s->server_hostname && i < g->domains->nelts; i++) {
+    /* Normalized like the ACMEDomain names, so that "ServerName
+     * 2001:DB8:0::1" finds "ACMEDomain 2001:db8::1". */
+    if (!s->server_hostname
+        || !acme_name_normalize(&name, p, s->server_hostname)) {
+        return NULL;
+    }
+    for (i = 0; i < g->domains->nelts; i++) {
         d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
-        for (j = 0; j < d->names->nelts; j++) {
-            if (!strcasecmp(APR_ARRAY_IDX(d->names, j, const char *),
-                            s->server_hostname)) {
-                return d;
-            }
+        if (has_name(d->names, name)) {
+            return d;
         }
     }
     return NULL;
@@ -1216,7 +1221,7 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
         }
     }
     for (vs = s; vs; vs = vs->next) {
-        aa_srv_conf(vs)->served = domain_for_server(g, vs);
+        aa_srv_conf(vs)->served = domain_for_server(g, vs, p);
         if ((err = check_eab_urls(g, p, vs)) != NULL) {
             return err;
         }

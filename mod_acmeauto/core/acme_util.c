@@ -390,9 +390,24 @@ int acme_ip_normalize(const char **out, apr_pool_t *p, const char *s)
 
 int acme_name_normalize(const char **out, apr_pool_t *p, const char *name)
 {
+    const char *n, *last;
+
     /* Addresses first: "192.0.2.10" is also a well-formed DNS name. */
-    return acme_ip_normalize(out, p, name)
-        || acme_dns_name_normalize(out, p, name);
+    if (acme_ip_normalize(out, p, name)) {
+        return 1;
+    }
+    if (!acme_dns_name_normalize(&n, p, name)) {
+        return 0;
+    }
+    /* No top-level domain is all digits (RFC 3696 §2): "192.0.2.300" is
+     * a mistyped address, not a DNS name. */
+    last = strrchr(n, '.');
+    last = last ? last + 1 : n;
+    if (last[strspn(last, "0123456789")] == '\0') {
+        return 0;
+    }
+    *out = n;
+    return 1;
 }
 
 const char *acme_identifier_type(const char *name)

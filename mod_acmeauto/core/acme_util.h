@@ -59,7 +59,7 @@ int acme_ip_from_bytes(const char **out, apr_pool_t *p,
                        const unsigned char *b, apr_size_t len);
 
 /* A certificate name: an IP address (canonical) or a DNS name
- * (acme_dns_name_normalize). */
+ * (acme_dns_name_normalize) whose last label is not all digits. */
 int acme_name_normalize(const char **out, apr_pool_t *p, const char *name);
 
 /* The ACME identifier type of a normalized name: "ip" or "dns". */

@@ -522,6 +522,9 @@ START_TEST(ip_canonical_text)
     ck_assert(acme_name_normalize(&out, test_pool, "2001:DB8::0:1"));
     ck_assert_str_eq(out, "2001:db8::1");
     ck_assert(!acme_name_normalize(&out, test_pool, "bad_name.org"));
+    ck_assert(!acme_name_normalize(&out, test_pool, "192.0.2.300"));
+    ck_assert(!acme_name_normalize(&out, test_pool, "192.0.2"));
+    ck_assert(acme_name_normalize(&out, test_pool, "host1.example2"));
 }
 END_TEST
 
