@@ -69,39 +69,44 @@ def _wait_issued_without_sni(a, addr):
 
 
 def test_ip_certificate_served_without_sni(apache, pebble):
-    """127.0.0.1 first (a certificate with no subject CN), ::1 spelled
-    non-canonically in ServerAlias, and a DNS name: one order, iPAddress
-    SANs, served to SNI-less clients connecting to either address."""
+    """::1 first (so the store key holds ':'), spelled otherwise in
+    ServerAlias, 127.0.0.1 and the vhost's DNS name: one order, iPAddress
+    SANs, served to SNI-less clients connecting to either address.
+
+    ServerName stays a DNS name: mod_ssl matches ServerName against the
+    certificate's DNS names only and warns (AH01909) for an address."""
     v6 = _has_ipv6_loopback()
-    addrs = ["127.0.0.1"] + (["::1"] if v6 else [])
+    addrs = (["::1"] if v6 else []) + ["127.0.0.1"]
     listen = ("127.0.0.1:{h} [::1]:{h}" if v6 else "127.0.0.1:{h}").format(h=HTTPS_PORT)
-    aliases = (["0:0:0::0:1"] if v6 else []) + ["ip.t102.test"]
+    aliases = (["0:0:0::0:1"] if v6 else []) + ["127.0.0.1"]
     conf = (account_conf("kid-1", pebble.eab["kid-1"])
-            + "<VirtualHost %s>\n  ServerName 127.0.0.1\n  ServerAlias %s\n"
-              "  SSLEngine on\n  ACMEDomain\n</VirtualHost>\n" % (listen, " ".join(aliases)))
+            + "<VirtualHost %s>\n  ServerName ip.t102.test\n  ServerAlias %s\n"
+              "  SSLEngine on\n  ACMEDomain %s ip.t102.test\n</VirtualHost>\n"
+            % (listen, " ".join(aliases), " ".join(addrs)))
     extra = ("Listen [::1]:%d\nListen [::1]:%d https" % (HTTP_PORT, HTTPS_PORT)) if v6 else ""
     a = apache(conf, base_extra=extra)
+    rc, out = a.configtest()
+    # every alias is covered: "0:0:0::0:1" is the "::1" of ACMEDomain
+    assert rc == 0 and "AA00602" not in out, out
     a.start()
     for addr in addrs:
         served = _wait_issued_without_sni(a, addr)
         dns, ips = _sans(served.leaf)
         assert sorted(ips) == sorted(addrs), served.summary()
         assert dns == ["ip.t102.test"], served.summary()
-        assert "CN" not in served.subject, served.summary()
         ok, out = a.verify_chain(served)
         assert ok, out
     # SNI-less and SNI clients get the same certificate
     assert a.served_cert("ip.t102.test").serial == served.serial
-    # the store key, config.json and the command use the canonical text
-    st = a.state("127.0.0.1")
-    assert st, "no state/127.0.0.1.json"
-    if v6:
-        with open("%s/handoff/config.json" % a.store_dir) as f:
-            conf_json = f.read()
-        assert '"::1"' in conf_json and "0:0:0::0:1" not in conf_json, conf_json
-        cp = a.acmeauto("status", "::1", "--json")
-        assert cp.returncode == 0, cp.stdout + cp.stderr
-        assert "127.0.0.1" in cp.stdout and "::1" in cp.stdout, cp.stdout
+    # the store key (first name), config.json and the command
+    key = addrs[0]
+    assert a.state(key), "no state/%s.json" % key
+    with open("%s/handoff/config.json" % a.store_dir) as f:
+        names = [d["names"] for d in json.load(f)["domains"]]
+    assert names == [addrs + ["ip.t102.test"]], names
+    cp = a.acmeauto("status", key, "--json")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert all(addr in cp.stdout for addr in addrs), cp.stdout
 
 
 def test_configtest_accepts_addresses(apache):
