@@ -144,6 +144,11 @@ apr_status_t acme_authz_parse(acme_authz_t **authz, apr_pool_t *p,
 
     a->url = apr_pstrdup(p, url);
     a->status = acme_json_str(doc, "status");
+    /* For an "ip" identifier (RFC 8738) this is the address, and
+     * acme_is_ip_literal() tells it apart. tls-alpn-01 hook: the CA then
+     * connects to the address with acme_ip_reverse_name() as SNI (§6),
+     * and the challenge certificate's SAN is the address as an iPAddress
+     * (acme_san_create makes that for an address). */
     a->identifier = acme_json_str(id, "value");
     a->wildcard = json_is_true(json_object_get(doc, "wildcard"));
     if (!a->status || !a->identifier
