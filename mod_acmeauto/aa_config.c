@@ -19,10 +19,6 @@
 #include "acme_util.h"
 #include "acme_json.h"
 
-/* RFC 8738 "ip" identifiers are not ordered by this version. */
-#define IP_REFUSED "is an IP address: certificates for IP addresses are " \
-    "not supported by this version of mod_acmeauto; use DNS names"
-
 #define EAB_FILE_MAX 4096
 
 void *aa_create_srv_conf(apr_pool_t *p, server_rec *s)
@@ -399,11 +395,12 @@ static const char *set_domain(cmd_parms *cmd, void *dc, int argc,
                                  cmd->directive->filename,
                                  cmd->directive->line_num);
     for (i = 0; i < argc; i++) {
-        if (acme_is_ip_literal(argv[i])) {
-            return bad(cmd, argv[i], IP_REFUSED);
-        }
-        if (!acme_dns_name_normalize(&name, cmd->pool, argv[i])) {
-            return bad(cmd, argv[i], "is not a valid DNS name");
+        /* Addresses become RFC 8738 "ip" identifiers, kept in their
+         * canonical text so that the store key, the coverage checks and
+         * the CA's answers all spell them alike. */
+        if (!acme_name_normalize(&name, cmd->pool, argv[i])) {
+            return bad(cmd, argv[i], "is neither a valid DNS name nor an "
+                       "IP address");
         }
         if (name[0] == '*') {
             return bad(cmd, argv[i], "is a wildcard: a wildcard certificate "
@@ -887,17 +884,25 @@ static const char *wildcard_refused(apr_pool_t *p, aa_domain_t *d,
                         s->defn_line_number, directive, value);
 }
 
+static int has_name(const apr_array_header_t *names, const char *name)
+{
+    int i;
+
+    for (i = 0; i < names->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(names, i, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
 {
     const char *name;
     int i;
 
-    if (s->server_hostname && acme_is_ip_literal(s->server_hostname)) {
-        return apr_psprintf(p, "ACMEDomain at %s: ServerName '%s' %s",
-                            d->defined_at, s->server_hostname, IP_REFUSED);
-    }
     if (!s->server_hostname
-        || !acme_dns_name_normalize(&name, p, s->server_hostname)) {
+        || !acme_name_normalize(&name, p, s->server_hostname)) {
         return apr_psprintf(p, "ACMEDomain at %s: the virtual host has no "
                             "usable ServerName", d->defined_at);
     }
@@ -911,15 +916,12 @@ static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
     APR_ARRAY_PUSH(d->names, const char *) = name;
     for (i = 0; s->names && i < s->names->nelts; i++) {
         const char *alias = APR_ARRAY_IDX(s->names, i, const char *);
-        if (acme_is_ip_literal(alias)) {
-            return apr_psprintf(p, "ACMEDomain at %s: ServerAlias '%s' %s",
-                                d->defined_at, alias, IP_REFUSED);
+        if (!acme_name_normalize(&name, p, alias)) {
+            return apr_psprintf(p, "ACMEDomain at %s: ServerAlias '%s' is "
+                                "neither a DNS name nor an IP address",
+                                d->defined_at, alias);
         }
-        if (!acme_dns_name_normalize(&name, p, alias)) {
-            return apr_psprintf(p, "ACMEDomain at %s: ServerAlias '%s' is not "
-                                "a DNS name", d->defined_at, alias);
-        }
-        if (strcmp(name, APR_ARRAY_IDX(d->names, 0, const char *))) {
+        if (!has_name(d->names, name)) {
             APR_ARRAY_PUSH(d->names, const char *) = name;
         }
     }
@@ -1067,10 +1069,12 @@ static const char *check_unique(aa_global_t *g, aa_domain_t *d, apr_pool_t *p)
 }
 
 /* The vhost's own ACMEDomain, else the one that names its ServerName. */
-static aa_domain_t *domain_for_server(aa_global_t *g, server_rec *s)
+static aa_domain_t *domain_for_server(aa_global_t *g, server_rec *s,
+                                      apr_pool_t *p)
 {
     aa_domain_t *d;
-    int i, j;
+    const char *name;
+    int i;
 
     for (i = 0; i < g->domains->nelts; i++) {
         d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
@@ -1078,13 +1082,16 @@ static aa_domain_t *domain_for_server(aa_global_t *g, server_rec *s)
             return d;
         }
     }
-    for (i = 0; s->server_hostname && i < g->domains->nelts; i++) {
+    /* Normalized like the ACMEDomain names, so that "ServerName
+     * 2001:DB8:0::1" finds "ACMEDomain 2001:db8::1". */
+    if (!s->server_hostname
+        || !acme_name_normalize(&name, p, s->server_hostname)) {
+        return NULL;
+    }
+    for (i = 0; i < g->domains->nelts; i++) {
         d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
-        for (j = 0; j < d->names->nelts; j++) {
-            if (!strcasecmp(APR_ARRAY_IDX(d->names, j, const char *),
-                            s->server_hostname)) {
-                return d;
-            }
+        if (has_name(d->names, name)) {
+            return d;
         }
     }
     return NULL;
@@ -1254,7 +1261,7 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
         }
     }
     for (vs = s; vs; vs = vs->next) {
-        aa_srv_conf(vs)->served = domain_for_server(g, vs);
+        aa_srv_conf(vs)->served = domain_for_server(g, vs, p);
         if ((err = check_eab_urls(g, p, vs)) != NULL) {
             return err;
         }

@@ -128,7 +128,7 @@ static void add_missing(const char **missing, apr_pool_t *p,
 
     for (i = 0; names && i < names->nelts; i++) {
         const char *raw = APR_ARRAY_IDX(names, i, const char *);
-        if (!acme_dns_name_normalize(&name, p, raw) || !has_name(d, name)) {
+        if (!acme_name_normalize(&name, p, raw) || !has_name(d, name)) {
             *missing = *missing ? apr_pstrcat(p, *missing, ", ", raw, NULL)
                                 : raw;
         }

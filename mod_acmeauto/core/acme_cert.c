@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -73,8 +74,10 @@ out:
     return rv;
 }
 
-/* DNS names of the subjectAltName, lower-cased. */
-static apr_array_header_t *cert_names(apr_pool_t *p, X509 *x)
+/* DNS names of the subjectAltName, lower-cased, and its addresses in
+ * canonical text (acme_ip_normalize); the addresses again in *ips. */
+static apr_array_header_t *cert_names(apr_pool_t *p, X509 *x,
+                                      apr_array_header_t **ips)
 {
     apr_array_header_t *names = apr_array_make(p, 5, sizeof(const char *));
     GENERAL_NAMES *gens;
@@ -82,17 +85,26 @@ static apr_array_header_t *cert_names(apr_pool_t *p, X509 *x)
     ASN1_STRING *s;
     const unsigned char *data;
     char *name;
+    const char *ip;
     int i, j, len, type;
 
+    *ips = apr_array_make(p, 1, sizeof(const char *));
     gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
     for (i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
         gen = sk_GENERAL_NAME_value(gens, i);
         s = GENERAL_NAME_get0_value(gen, &type);
-        if (type != GEN_DNS) {
+        if (type != GEN_DNS && type != GEN_IPADD) {
             continue;
         }
         data = ASN1_STRING_get0_data(s);
         len = ASN1_STRING_length(s);
+        if (type == GEN_IPADD) {
+            if (acme_ip_from_bytes(&ip, p, data, len)) {
+                APR_ARRAY_PUSH(names, const char *) = ip;
+                APR_ARRAY_PUSH(*ips, const char *) = ip;
+            }
+            continue;
+        }
         /* A NUL inside would make the name look like a shorter one. */
         if (len <= 0 || memchr(data, 0, len)) {
             continue;
@@ -179,7 +191,7 @@ apr_status_t acme_cert_info(acme_cert_info_t **pinfo, apr_pool_t *p,
     leaf = APR_ARRAY_IDX(chain, 0, X509 *);
     info = apr_pcalloc(p, sizeof(*info));
     info->chain_len = chain->nelts;
-    info->names = cert_names(p, leaf);
+    info->names = cert_names(p, leaf, &info->ips);
     rv = asn1_time_get(&info->not_before, X509_get0_notBefore(leaf));
     if (rv != APR_SUCCESS) goto out;
     rv = asn1_time_get(&info->not_after, X509_get0_notAfter(leaf));
@@ -193,6 +205,26 @@ out:
     return rv;
 }
 
+/* An address is covered by an iPAddress SAN only: a dNSName spelling
+ * the address does not make clients accept the certificate for it. */
+static int covers_ip(const acme_cert_info_t *info, const char *name)
+{
+    unsigned char want[16], have[16];
+    int i, fam = strchr(name, ':') ? AF_INET6 : AF_INET;
+
+    if (!info->ips || inet_pton(fam, name, want) != 1) {
+        return 0;
+    }
+    for (i = 0; i < info->ips->nelts; i++) {
+        if (inet_pton(fam, APR_ARRAY_IDX(info->ips, i, const char *),
+                      have) == 1
+            && !memcmp(want, have, fam == AF_INET6 ? 16 : 4)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int acme_cert_covers(const acme_cert_info_t *info, const char *name)
 {
     const char *san, *dot;
@@ -200,6 +232,9 @@ int acme_cert_covers(const acme_cert_info_t *info, const char *name)
 
     if (!info || !info->names || !name) {
         return 0;
+    }
+    if (acme_is_ip_literal(name)) {
+        return covers_ip(info, name);
     }
     dot = strchr(name, '.');
     for (i = 0; i < info->names->nelts; i++) {
@@ -333,12 +368,12 @@ static apr_status_t cert_set_names(X509 *x, apr_pool_t *p,
 
     rv = acme_san_create(&gens, p, names);
     if (rv != APR_SUCCESS) goto out;
-    if (!acme_dns_name_normalize(&cn, p,
-                                 APR_ARRAY_IDX(names, 0, const char *))) {
+    if (!acme_name_normalize(&cn, p,
+                             APR_ARRAY_IDX(names, 0, const char *))) {
         rv = APR_EINVAL;
         goto out;
     }
-    empty = strlen(cn) > ACME_CN_MAX;
+    empty = strlen(cn) > ACME_CN_MAX || acme_is_ip_literal(cn);
     subj = X509_NAME_new();
     if (!subj
         || (!empty

@@ -11,7 +11,9 @@
 
 /* What we need to know of a certificate chain (leaf first). */
 typedef struct {
-    apr_array_header_t *names;      /* const char*: DNS SANs of the leaf */
+    apr_array_header_t *names;      /* const char*: DNS and IP SANs of
+                                     * the leaf (addresses canonical) */
+    apr_array_header_t *ips;        /* const char*: its IP SANs alone */
     apr_time_t not_before;
     apr_time_t not_after;
     const char *serial_hex;
@@ -43,7 +45,8 @@ apr_status_t acme_cert_check(const char **why, apr_pool_t *p,
 apr_status_t acme_cert_ari_id(const char **id, apr_pool_t *p,
                               const apr_array_header_t *chain);
 
-/* 1 if name (lower case) is covered by a SAN, wildcards included. */
+/* 1 if name (lower case) is covered by a SAN, wildcards included; an
+ * IP address only by an iPAddress SAN of the same address. */
 int acme_cert_covers(const acme_cert_info_t *info, const char *name);
 
 /* Self-signed certificate for names, valid `days` from now; PEM in p. */

@@ -560,13 +560,34 @@ apr_status_t acme_hmac_sha256_b64(const char **out, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-/* dNSName entries for names, each checked and lower-cased. */
+/* One SAN entry for a normalized name: an iPAddress for an address
+ * (RFC 8738 §4: the address itself, never its text as a dNSName), else
+ * a dNSName. */
+static GENERAL_NAME *san_entry(const char *name)
+{
+    GENERAL_NAME *gen = GENERAL_NAME_new();
+    ASN1_STRING *v;
+    int ip = acme_is_ip_literal(name);
+
+    if (!gen) {
+        return NULL;
+    }
+    v = ip ? a2i_IPADDRESS(name) : ASN1_IA5STRING_new();
+    if (!v || (!ip && !ASN1_STRING_set(v, name, -1))) {
+        ASN1_STRING_free(v);
+        GENERAL_NAME_free(gen);
+        return NULL;
+    }
+    GENERAL_NAME_set0_value(gen, ip ? GEN_IPADD : GEN_DNS, v);
+    return gen;
+}
+
+/* SAN entries for names, each checked and normalized. */
 apr_status_t acme_san_create(GENERAL_NAMES **pgens, apr_pool_t *p,
                                const apr_array_header_t *names)
 {
     GENERAL_NAMES *gens;
     GENERAL_NAME *gen = NULL;
-    ASN1_IA5STRING *ia5 = NULL;
     const char *name;
     int i;
     apr_status_t rv = APR_SUCCESS;
@@ -578,26 +599,18 @@ apr_status_t acme_san_create(GENERAL_NAMES **pgens, apr_pool_t *p,
     }
     for (i = 0; i < names->nelts; i++) {
         name = APR_ARRAY_IDX(names, i, const char *);
-        if (!name || !acme_dns_name_normalize(&name, p, name)) {
+        if (!name || !acme_name_normalize(&name, p, name)) {
             rv = APR_EINVAL;
             goto out;
         }
-        gen = GENERAL_NAME_new();
-        ia5 = ASN1_IA5STRING_new();
-        if (!gen || !ia5 || !ASN1_STRING_set(ia5, name, -1)) {
-            rv = acme_ossl_fail();
-            goto out;
-        }
-        GENERAL_NAME_set0_value(gen, GEN_DNS, ia5);
-        ia5 = NULL;
-        if (!sk_GENERAL_NAME_push(gens, gen)) {
+        gen = san_entry(name);
+        if (!gen || !sk_GENERAL_NAME_push(gens, gen)) {
             rv = acme_ossl_fail();
             goto out;
         }
         gen = NULL;
     }
 out:
-    ASN1_IA5STRING_free(ia5);
     GENERAL_NAME_free(gen);
     if (rv != APR_SUCCESS) {
         GENERAL_NAMES_free(gens);
@@ -607,8 +620,10 @@ out:
     return rv;
 }
 
-/* Subject CN = first name when it fits; *empty tells the caller the SAN
- * must then be critical (RFC 5280 §4.2.1.6). */
+/* Subject CN = first name when it is a DNS name that fits; an address
+ * stays out of the CN (RFC 8738 certificates carry it in the SAN only).
+ * *empty tells the caller the SAN must then be critical (RFC 5280
+ * §4.2.1.6). */
 static apr_status_t req_set_subject(X509_REQ *req, apr_pool_t *p,
                                     const char *first, int *empty)
 {
@@ -616,11 +631,11 @@ static apr_status_t req_set_subject(X509_REQ *req, apr_pool_t *p,
     const char *cn;
     apr_status_t rv = APR_SUCCESS;
 
-    if (!first || !acme_dns_name_normalize(&cn, p, first)) {
+    if (!first || !acme_name_normalize(&cn, p, first)) {
         rv = APR_EINVAL;
         goto out;
     }
-    *empty = strlen(cn) > ACME_CN_MAX;
+    *empty = strlen(cn) > ACME_CN_MAX || acme_is_ip_literal(cn);
     subj = X509_NAME_new();
     if (!subj
         || (!*empty

@@ -67,9 +67,12 @@ apr_status_t acme_order_new(acme_order_t **order, acme_client_t *c,
     apr_status_t rv;
     int i;
 
+    /* Addresses are "ip" identifiers (RFC 8738 §3), already in canonical
+     * text (acme_ip_normalize). */
     for (i = 0; i < names->nelts; i++) {
-        json_array_append_new(ids, json_pack("{s:s,s:s}", "type", "dns",
-            "value", APR_ARRAY_IDX(names, i, const char *)));
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        json_array_append_new(ids, json_pack("{s:s,s:s}",
+            "type", acme_identifier_type(name), "value", name));
     }
     json_object_set_new(payload, "identifiers", ids);
     if (replaces) {
@@ -162,6 +165,11 @@ apr_status_t acme_authz_parse(acme_authz_t **authz, apr_pool_t *p,
 
     a->url = apr_pstrdup(p, url);
     a->status = acme_json_str(doc, "status");
+    /* For an "ip" identifier (RFC 8738) this is the address, and
+     * acme_is_ip_literal() tells it apart. tls-alpn-01 hook: the CA then
+     * connects to the address with acme_ip_reverse_name() as SNI (§6),
+     * and the challenge certificate's SAN is the address as an iPAddress
+     * (acme_san_create makes that for an address). */
     a->identifier = acme_json_str(id, "value");
     a->wildcard = json_is_true(json_object_get(doc, "wildcard"));
     if (!a->status || !a->identifier

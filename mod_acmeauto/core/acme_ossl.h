@@ -14,7 +14,8 @@ apr_status_t acme_ossl_fail(void);
 /* Contents of a memory BIO as a string in p. */
 const char *acme_bio_str(apr_pool_t *p, BIO *bio);
 
-/* dNSName entries for names, each checked and lower-cased; the caller
+/* dNSName and iPAddress entries for names, each checked and normalized
+ * (acme_name_normalize); the caller
  * frees *pgens with GENERAL_NAMES_free. */
 apr_status_t acme_san_create(GENERAL_NAMES **pgens, apr_pool_t *p,
                              const apr_array_header_t *names);

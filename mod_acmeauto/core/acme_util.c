@@ -328,3 +328,113 @@ int acme_is_ip_literal(const char *s)
     return s && (inet_pton(AF_INET, s, addr) == 1
                  || inet_pton(AF_INET6, s, addr) == 1);
 }
+
+int acme_ip_from_bytes(const char **out, apr_pool_t *p,
+                       const unsigned char *b, apr_size_t len)
+{
+    char buf[8 * 5 + 1], *o = buf;
+    int i, run = 0, best = -1, best_len = 1, start = -1;
+
+    if (len == 4) {
+        *out = apr_psprintf(p, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+        return 1;
+    }
+    if (len != 16) {
+        return 0;
+    }
+    /* The first longest run of zero groups, if it is two or more long
+     * (RFC 5952 §4.2.2, §4.2.3): inet_ntop's choice varies by libc. */
+    for (i = 0; i < 8; i++) {
+        if (!b[2 * i] && !b[2 * i + 1]) {
+            if (run++ == 0) {
+                start = i;
+            }
+            if (run > best_len) {
+                best = start;
+                best_len = run;
+            }
+        }
+        else {
+            run = 0;
+        }
+    }
+    for (i = 0; i < 8; i++) {
+        if (i == best) {
+            o += apr_snprintf(o, buf + sizeof(buf) - o, "::");
+            i += best_len - 1;
+            continue;
+        }
+        o += apr_snprintf(o, buf + sizeof(buf) - o, "%s%x",
+                          (i && i != best + best_len) ? ":" : "",
+                          (unsigned)(b[2 * i] << 8 | b[2 * i + 1]));
+    }
+    *out = apr_pstrdup(p, buf);
+    return 1;
+}
+
+int acme_ip_normalize(const char **out, apr_pool_t *p, const char *s)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    if (!s) {
+        return 0;
+    }
+    if (inet_pton(AF_INET, s, addr) == 1) {
+        return acme_ip_from_bytes(out, p, addr, 4);
+    }
+    if (inet_pton(AF_INET6, s, addr) == 1) {
+        return acme_ip_from_bytes(out, p, addr, 16);
+    }
+    return 0;
+}
+
+int acme_name_normalize(const char **out, apr_pool_t *p, const char *name)
+{
+    const char *n, *last;
+
+    /* Addresses first: "192.0.2.10" is also a well-formed DNS name. */
+    if (acme_ip_normalize(out, p, name)) {
+        return 1;
+    }
+    if (!acme_dns_name_normalize(&n, p, name)) {
+        return 0;
+    }
+    /* No top-level domain is all digits (RFC 3696 §2): "192.0.2.300" is
+     * a mistyped address, not a DNS name. */
+    last = strrchr(n, '.');
+    last = last ? last + 1 : n;
+    if (last[strspn(last, "0123456789")] == '\0') {
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
+const char *acme_identifier_type(const char *name)
+{
+    return acme_is_ip_literal(name) ? "ip" : "dns";
+}
+
+const char *acme_ip_reverse_name(apr_pool_t *p, const char *ip)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char a[16];
+    char buf[16 * 4 + sizeof("ip6.arpa")], *o = buf;
+    int i;
+
+    if (ip && inet_pton(AF_INET, ip, a) == 1) {
+        return apr_psprintf(p, "%u.%u.%u.%u.in-addr.arpa",
+                            a[3], a[2], a[1], a[0]);
+    }
+    if (!ip || inet_pton(AF_INET6, ip, a) != 1) {
+        return NULL;
+    }
+    for (i = 15; i >= 0; i--) {
+        *o++ = hex[a[i] & 0x0f];
+        *o++ = '.';
+        *o++ = hex[a[i] >> 4];
+        *o++ = '.';
+    }
+    memcpy(o, "ip6.arpa", sizeof("ip6.arpa"));
+    return apr_pstrdup(p, buf);
+}

@@ -47,6 +47,31 @@ int acme_dns_name_normalize(const char **out, apr_pool_t *p, const char *name);
  * (RFC 8555 §7.1.4; addresses are "ip" identifiers, RFC 8738). */
 int acme_is_ip_literal(const char *s);
 
+/* Canonical text of an IP address literal in *out (in p): IPv4 dotted
+ * decimal, IPv6 in RFC 5952 §4 form (lower case, no leading zeros, the
+ * longest run of two or more zero groups as "::"), the form RFC 8738 §3
+ * asks for in "ip" identifiers. 0 if s is no address literal. */
+int acme_ip_normalize(const char **out, apr_pool_t *p, const char *s);
+
+/* The same text for the 4 or 16 bytes of an iPAddress SAN; 0 for other
+ * lengths (a name constraint's address/mask pair, or garbage). */
+int acme_ip_from_bytes(const char **out, apr_pool_t *p,
+                       const unsigned char *b, apr_size_t len);
+
+/* A certificate name: an IP address (canonical) or a DNS name
+ * (acme_dns_name_normalize) whose last label is not all digits. */
+int acme_name_normalize(const char **out, apr_pool_t *p, const char *name);
+
+/* The ACME identifier type of a normalized name: "ip" or "dns". */
+const char *acme_identifier_type(const char *name);
+
+/* The reverse-DNS name of an address literal (RFC 8738 §6): for an "ip"
+ * identifier, tls-alpn-01 (RFC 8737) is asked with this name as SNI,
+ * "10.2.0.192.in-addr.arpa" or the nibbles of IPv6 under "ip6.arpa",
+ * and the challenge certificate carries the address itself as its
+ * iPAddress SAN. NULL if ip is no address literal. In p. */
+const char *acme_ip_reverse_name(apr_pool_t *p, const char *ip);
+
 /* Joins an array of const char* with sep; lives in p. */
 const char *acme_str_join(apr_pool_t *p, const apr_array_header_t *a,
                           const char *sep);

@@ -58,22 +58,6 @@ def test_wildcard_in_acmedomain_is_refused(apache):
     assert "ACMEDomain: '*.wildlist.t94.test' is a wildcard" in out, out
 
 
-@pytest.mark.parametrize("addr", ["192.0.2.10", "2001:db8::1"])
-def test_ip_address_in_acmedomain_is_refused(apache, addr):
-    a = apache("ACMEDomain www.ip.t94.test %s\n" % addr)
-    rc, out = a.configtest()
-    assert rc != 0, out
-    assert "ACMEDomain: '%s' is an IP address" % addr in out, out
-
-
-def test_ip_alias_under_bare_acmedomain_is_refused(apache):
-    name = "ipalias.t94.test"
-    a = apache(vhosts(name, aliases=["192.0.2.11"], acme_domain=""))
-    rc, out = a.configtest()
-    assert rc != 0, out
-    assert "ServerAlias '192.0.2.11' is an IP address" in out, out
-
-
 # --------------------------------------------------------------------------
 # names a vhost's certificate does not cover
 

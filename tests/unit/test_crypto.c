@@ -3,6 +3,7 @@
  * published vectors (RFC 7638 §3.1, RFC 4231 test case 2). */
 
 #include <string.h>
+#include <arpa/inet.h>
 
 #include <check.h>
 
@@ -520,23 +521,37 @@ static X509_REQ *csr_parse(const char *b64)
     return req;
 }
 
-/* The subjectAltName of req as "a b c"; *crit tells if it is critical. */
+/* An iPAddress SAN as "ip:" and the libc's text of its bytes. */
+static const char *ip_san(const ASN1_OCTET_STRING *ip)
+{
+    char buf[INET6_ADDRSTRLEN];
+    int len = ASN1_STRING_length(ip);
+
+    ck_assert(len == 4 || len == 16);
+    ck_assert_ptr_nonnull(inet_ntop(len == 4 ? AF_INET : AF_INET6,
+                                    ASN1_STRING_get0_data(ip), buf,
+                                    sizeof(buf)));
+    return apr_pstrcat(test_pool, "ip:", buf, NULL);
+}
+
+/* The subjectAltName of req as "a b ip:192.0.2.1"; *crit tells if it is
+ * critical. */
 static const char *csr_sans(X509_REQ *req, int *crit)
 {
     STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
     GENERAL_NAMES *gens = X509V3_get_d2i(exts, NID_subject_alt_name, crit,
                                          NULL);
-    const char *s = NULL;
+    const char *s = NULL, *one;
     const GENERAL_NAME *gen;
     int i;
 
     ck_assert_ptr_nonnull(gens);
     for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
         gen = sk_GENERAL_NAME_value(gens, i);
-        ck_assert_int_eq(gen->type, GEN_DNS);
-        s = apr_pstrcat(test_pool, s ? s : "", s ? " " : "",
-                        (const char *)ASN1_STRING_get0_data(gen->d.dNSName),
-                        NULL);
+        ck_assert(gen->type == GEN_DNS || gen->type == GEN_IPADD);
+        one = gen->type == GEN_IPADD ? ip_san(gen->d.iPAddress)
+            : (const char *)ASN1_STRING_get0_data(gen->d.dNSName);
+        s = apr_pstrcat(test_pool, s ? s : "", s ? " " : "", one, NULL);
     }
     GENERAL_NAMES_free(gens);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -602,6 +617,36 @@ START_TEST(test_csr_long_name)
 }
 END_TEST
 
+/* RFC 8738 §4: addresses go in as iPAddress SANs, never as dNSNames,
+ * and not in the CN; an address first leaves the subject empty, so the
+ * SAN is critical. */
+START_TEST(test_csr_ip)
+{
+    EVP_PKEY *key = new_key(ACME_KEY_EC256);
+    const char *csr = NULL;
+    X509_REQ *req;
+    int crit = -1;
+
+    ck_assert_int_eq(acme_csr_create(&csr, test_pool, key, names_of(
+        "192.0.2.10 2001:DB8:0:0::1 www.example.org")), APR_SUCCESS);
+    req = csr_parse(csr);
+    ck_assert_ptr_null(subject_cn(X509_REQ_get_subject_name(req)));
+    ck_assert_str_eq(csr_sans(req, &crit),
+                     "ip:192.0.2.10 ip:2001:db8::1 www.example.org");
+    ck_assert_int_eq(crit, 1);
+    X509_REQ_free(req);
+
+    ck_assert_int_eq(acme_csr_create(&csr, test_pool, key, names_of(
+        "www.example.org ::1")), APR_SUCCESS);
+    req = csr_parse(csr);
+    ck_assert_str_eq(subject_cn(X509_REQ_get_subject_name(req)),
+                     "www.example.org");
+    ck_assert_str_eq(csr_sans(req, &crit), "www.example.org ip:::1");
+    ck_assert_int_eq(crit, 0);
+    X509_REQ_free(req);
+}
+END_TEST
+
 START_TEST(test_csr_bad)
 {
     EVP_PKEY *key = new_key(ACME_KEY_EC256);
@@ -659,6 +704,7 @@ Suite *crypto_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, test_csr, 0, 2);
     tcase_add_test(tc, test_csr_long_name);
+    tcase_add_test(tc, test_csr_ip);
     tcase_add_test(tc, test_csr_bad);
     suite_add_tcase(s, tc);
     return s;
@@ -878,6 +924,51 @@ START_TEST(test_covers_wildcard)
 }
 END_TEST
 
+/* An address is covered by an iPAddress SAN of the same address only,
+ * whatever its spelling; a dNSName with its text does not count, and
+ * wildcards never reach it. */
+START_TEST(test_covers_ip)
+{
+    acme_cert_info_t info;
+
+    memset(&info, 0, sizeof(info));
+    info.names = names_of("192.0.2.10 2001:db8::1 *.0.2.10 10.0.0.1");
+    info.ips = names_of("192.0.2.10 2001:db8::1");
+    ck_assert(acme_cert_covers(&info, "192.0.2.10"));
+    ck_assert(acme_cert_covers(&info, "2001:db8::1"));
+    ck_assert(acme_cert_covers(&info, "2001:0DB8:0:0::0:1"));
+    ck_assert(!acme_cert_covers(&info, "192.0.2.11"));
+    ck_assert(!acme_cert_covers(&info, "2001:db8::2"));
+    ck_assert(!acme_cert_covers(&info, "::ffff:192.0.2.10"));
+    ck_assert(!acme_cert_covers(&info, "10.0.0.1"));
+    ck_assert(!acme_cert_covers(&info, "1.0.2.10"));
+}
+END_TEST
+
+START_TEST(test_check_ip)
+{
+    EVP_PKEY *key = new_key(ACME_KEY_EC256);
+    apr_array_header_t *chain = ss_chain(key, "127.0.0.1 ::1 example.org");
+    acme_cert_info_t *info = NULL;
+    const char *why = NULL;
+
+    ck_assert_int_eq(acme_cert_info(&info, test_pool, chain), APR_SUCCESS);
+    ck_assert_str_eq(acme_str_join(test_pool, info->names, " "),
+                     "127.0.0.1 ::1 example.org");
+    ck_assert_str_eq(acme_str_join(test_pool, info->ips, " "),
+                     "127.0.0.1 ::1");
+    ck_assert_ptr_null(subject_cn(X509_get_subject_name(
+        APR_ARRAY_IDX(chain, 0, X509 *))));
+    ck_assert_int_eq(acme_cert_check(&why, test_pool, chain, key,
+                                     names_of("example.org ::1 127.0.0.1"),
+                                     apr_time_now()), APR_SUCCESS);
+    ck_assert_int_ne(acme_cert_check(&why, test_pool, chain, key,
+                                     names_of("127.0.0.2"),
+                                     apr_time_now()), APR_SUCCESS);
+    ck_assert_str_eq(why, "certificate does not cover 127.0.0.2");
+}
+END_TEST
+
 START_TEST(test_check_wildcard)
 {
     EVP_PKEY *key = new_key(ACME_KEY_EC256);
@@ -964,6 +1055,8 @@ Suite *cert_suite(void)
     tcase_add_test(tc, test_check_validity);
     tcase_add_test(tc, test_covers_wildcard);
     tcase_add_test(tc, test_check_wildcard);
+    tcase_add_test(tc, test_covers_ip);
+    tcase_add_test(tc, test_check_ip);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -482,6 +482,64 @@ START_TEST(ip_literals_are_told_apart)
 }
 END_TEST
 
+/* RFC 8738 §3 asks for RFC 5952 text: lower case, no leading zeros,
+ * the first longest run of two or more zero groups as "::", a single
+ * zero group kept. */
+START_TEST(ip_canonical_text)
+{
+    static const char *const cases[][2] = {
+        { "192.0.2.10", "192.0.2.10" },
+        { "2001:DB8::1", "2001:db8::1" },
+        { "2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1" },
+        { "2001:db8:0:1:0:0:0:1", "2001:db8:0:1::1" },
+        { "2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1" },
+        { "2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1" },
+        { "0:0:0:0:0:0:0:0", "::" },
+        { "0:0:0:0:0:0:0:1", "::1" },
+        { "fe80:0:0:0:0:0:0:0", "fe80::" },
+        { "2001:db8::1:0", "2001:db8::1:0" },
+        { "::ffff:192.0.2.1", "::ffff:c000:201" },
+    };
+    const char *out;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        out = NULL;
+        ck_assert_msg(acme_ip_normalize(&out, test_pool, cases[i][0]),
+                      "%s", cases[i][0]);
+        ck_assert_str_eq(out, cases[i][1]);
+        ck_assert_str_eq(acme_identifier_type(out), "ip");
+    }
+    ck_assert(!acme_ip_normalize(&out, test_pool, "192.0.2"));
+    ck_assert(!acme_ip_normalize(&out, test_pool, "fe80::1%eth0"));
+    ck_assert(!acme_ip_normalize(&out, test_pool, "[2001:db8::1]"));
+    ck_assert(!acme_ip_normalize(&out, test_pool, "example.org"));
+    ck_assert(!acme_ip_from_bytes(&out, test_pool,
+                                  (const unsigned char *)"12345678", 8));
+    ck_assert_str_eq(acme_identifier_type("example.org"), "dns");
+    ck_assert(acme_name_normalize(&out, test_pool, "WWW.Example.org."));
+    ck_assert_str_eq(out, "www.example.org");
+    ck_assert(acme_name_normalize(&out, test_pool, "2001:DB8::0:1"));
+    ck_assert_str_eq(out, "2001:db8::1");
+    ck_assert(!acme_name_normalize(&out, test_pool, "bad_name.org"));
+    ck_assert(!acme_name_normalize(&out, test_pool, "192.0.2.300"));
+    ck_assert(!acme_name_normalize(&out, test_pool, "192.0.2"));
+    ck_assert(acme_name_normalize(&out, test_pool, "host1.example2"));
+}
+END_TEST
+
+/* RFC 8738 §6 names: what tls-alpn-01 gets as SNI for an address. */
+START_TEST(ip_reverse_names)
+{
+    ck_assert_str_eq(acme_ip_reverse_name(test_pool, "192.0.2.10"),
+                     "10.2.0.192.in-addr.arpa");
+    ck_assert_str_eq(acme_ip_reverse_name(test_pool, "2001:db8::1"),
+                     "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+                     "0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+    ck_assert_ptr_null(acme_ip_reverse_name(test_pool, "example.org"));
+}
+END_TEST
+
 START_TEST(dns_name_label_length)
 {
     char label[70], *name;
@@ -772,6 +830,8 @@ Suite *util_suite(void)
     tcase_add_test(tc, dns_name_accepts_leading_wildcard);
     tcase_add_test(tc, dns_name_rejects_bad_names);
     tcase_add_test(tc, ip_literals_are_told_apart);
+    tcase_add_test(tc, ip_canonical_text);
+    tcase_add_test(tc, ip_reverse_names);
     tcase_add_test(tc, dns_name_label_length);
     tcase_add_test(tc, dns_name_total_length);
     suite_add_tcase(s, tc);
