@@ -30,6 +30,13 @@ typedef struct {
                                        * NULL: libcurl's environment */
     apr_table_t *replaces;            /* key type name -> ARI cert ID of the
                                        * certificate being renewed; or NULL */
+    apr_array_header_t *challenges;   /* const char*, ACMEChallenges in
+                                       * order of preference; NULL or
+                                       * empty: http-01 */
+    apr_array_header_t *dns_cmd;      /* ACMEDNSCmd argv, or NULL */
+    apr_interval_time_t dns_wait;     /* ACMEDNSWait: the wait, or with
+                                       * dns_resolver the longest wait */
+    const char *dns_resolver;         /* ACMEDNSWait's resolver, or NULL */
 } acme_domain_spec_t;
 
 typedef struct {
