@@ -23,7 +23,10 @@
  *                 "notify_cmd": [..]|null, "defined_at": STR,
  *                 "state_config": STR,
  *                 "server_eab": [{"kid": STR|null, "file": STR|null,
- *                                 "inline": BOOL}, ..]}, ...]}
+ *                                 "inline": BOOL}, ..],
+ *                 "challenges": [..]|null, "dns_cmd": [..]|null,
+ *                 "dns_wait": SEC, "dns_resolver": STR|null}, ...]}
+ * (the last four absent from older files: http-01 only)
  * server_eab has one entry per server, in the same order (ACMEEAB may be
  * given per ACMEServer URL); eab_kid, eab_file and eab_inline are those
  * of the first server. Older files have no server_eab: every server
@@ -75,6 +78,10 @@ typedef struct {
     const char *state_config;        /* the job's state fingerprint, or
                                       * NULL (an older config.json) */
     apr_array_header_t *server_eab;  /* acme_conf_eab_t, one per server */
+    apr_array_header_t *challenges;  /* ACMEChallenges, or NULL: http-01 */
+    apr_array_header_t *dns_cmd;     /* ACMEDNSCmd argv, or NULL */
+    apr_interval_time_t dns_wait;    /* ACMEDNSWait */
+    const char *dns_resolver;        /* its resolver, or NULL */
 } acme_conf_domain_t;
 
 typedef struct {
