@@ -1098,28 +1098,44 @@ static int lists_challenge(const apr_array_header_t *list, const char *type)
 }
 
 /* Only dns-01 validates a wildcard (RFC 8555 §7.1.3), and dns-01 is
- * answered through ACMEDNSCmd: without both, the order could not work. */
-static const char *check_challenges(const aa_domain_t *d, apr_pool_t *p)
+ * answered through ACMEDNSCmd (checked for every context in
+ * check_dns_cmd): without both, the order could not work. */
+static const char *check_wildcards(const aa_domain_t *d, apr_pool_t *p)
 {
     const acme_domain_spec_t *spec = &d->spec;
     int dns = lists_challenge(spec->challenges, "dns-01"), i;
+    server_rec *s = d->defined_in;
 
-    if (dns && !spec->dns_cmd) {
-        return apr_psprintf(p, "ACMEDomain at %s: ACMEChallenges lists "
-                            "dns-01 but no ACMEDNSCmd is set: set ACMEDNSCmd "
-                            "to the program that publishes the TXT records",
-                            d->defined_at);
-    }
     for (i = 0; i < d->names->nelts; i++) {
         const char *n = APR_ARRAY_IDX(d->names, i, const char *);
         if (n[0] == '*' && (!dns || !spec->dns_cmd)) {
-            return apr_psprintf(p, "ACMEDomain at %s: '%s' is a wildcard, "
-                "which only the dns-01 challenge can validate: %s",
-                d->defined_at, n, !spec->dns_cmd
+            return apr_psprintf(p, "ACMEDomain at %s%s%s%s: '%s' is a "
+                "wildcard, which only the dns-01 challenge can validate: %s",
+                d->defined_at, d->from_vhost ? " (the names of the "
+                "<VirtualHost> at " : "", d->from_vhost ? apr_psprintf(p,
+                "%s:%d", s->defn_name, s->defn_line_number) : "",
+                d->from_vhost ? ")" : "", n, !spec->dns_cmd
                 ? "set ACMEDNSCmd to the program that publishes the TXT "
-                  "records and list dns-01 in ACMEChallenges"
+                  "records, and list dns-01 in ACMEChallenges"
                 : "list dns-01 in ACMEChallenges");
         }
+    }
+    return NULL;
+}
+
+/* dns-01 is answered only through ACMEDNSCmd. */
+static const char *check_dns_cmd(apr_pool_t *p, server_rec *vs)
+{
+    const aa_srv_conf_t *sc = aa_srv_conf(vs);
+
+    if (lists_challenge(sc->challenges, "dns-01") && !sc->dns_cmd) {
+        return apr_psprintf(p, "ACMEChallenges lists dns-01%s%s%s but no "
+                            "ACMEDNSCmd is set there: set ACMEDNSCmd to the "
+                            "program that publishes the TXT records",
+                            vs->is_virtual ? " for the <VirtualHost> at " : "",
+                            vs->is_virtual ? vs->defn_name : "",
+                            vs->is_virtual ? apr_psprintf(p, ":%d",
+                                vs->defn_line_number) : "");
     }
     return NULL;
 }
@@ -1328,7 +1344,7 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
                 return err;
             }
             resolve_spec(d, sc, p, vs);
-            if ((err = check_challenges(d, p)) != NULL) {
+            if ((err = check_wildcards(d, p)) != NULL) {
                 return err;
             }
             APR_ARRAY_PUSH(g->domains, aa_domain_t *) = d;
@@ -1336,7 +1352,8 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
     }
     for (vs = s; vs; vs = vs->next) {
         aa_srv_conf(vs)->served = domain_for_server(g, vs);
-        if ((err = check_eab_urls(g, p, vs)) != NULL) {
+        if ((err = check_eab_urls(g, p, vs)) != NULL
+            || (err = check_dns_cmd(p, vs)) != NULL) {
             return err;
         }
     }
