@@ -44,6 +44,10 @@ static acme_conf_domain_t *conf_domain(apr_pool_t *p, const aa_domain_t *d)
     c->renew_pct = d->renew_pct;
     c->renew_left = d->renew_left;
     c->notify_cmd = d->notify_cmd;
+    c->challenges = d->spec.challenges;
+    c->dns_cmd = d->spec.dns_cmd;
+    c->dns_wait = d->spec.dns_wait;
+    c->dns_resolver = d->spec.dns_resolver;
     c->defined_at = d->defined_at;
     c->previous_file = d->previous_file;
     c->previous_serial = d->previous_serial;
@@ -53,7 +57,6 @@ static acme_conf_domain_t *conf_domain(apr_pool_t *p, const aa_domain_t *d)
     c->state_config = aa_state_fingerprint(p, d);
     c->profile = d->spec.profile;
     c->profile_mandatory = d->spec.profile_mandatory;
-    c->challenges = d->spec.challenges;
     return c;
 }
 

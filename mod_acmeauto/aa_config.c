@@ -18,6 +18,7 @@
 #include "aa_config.h"
 #include "acme_util.h"
 #include "acme_json.h"
+#include "acme_dns.h"
 
 #define EAB_FILE_MAX 4096
 
@@ -33,6 +34,7 @@ void *aa_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->renew_pct = AA_UNSET;
     sc->renew_left = AA_UNSET;
     sc->activation_delay = AA_UNSET;
+    sc->dns_wait = AA_UNSET;
     sc->domains = apr_array_make(p, 2, sizeof(aa_domain_t *));
     return sc;
 }
@@ -80,7 +82,6 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->tos = add->tos != AA_UNSET ? add->tos : base->tos;
     sc->tos_url = add->tos != AA_UNSET ? add->tos_url : base->tos_url;
     sc->key_types = add->key_types ? add->key_types : base->key_types;
-    sc->challenges = add->challenges ? add->challenges : base->challenges;
     sc->profile = add->profile ? add->profile : base->profile;
     sc->profile_mandatory = add->profile ? add->profile_mandatory
                                          : base->profile_mandatory;
@@ -99,6 +100,13 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->http_proxy = add->http_proxy ? add->http_proxy : base->http_proxy;
     sc->notify_cmd = add->notify_cmd ? add->notify_cmd : base->notify_cmd;
     sc->deploy_cmd = add->deploy_cmd ? add->deploy_cmd : base->deploy_cmd;
+    sc->challenges = add->challenges ? add->challenges : base->challenges;
+    sc->challenges_set = add->challenges_set || base->challenges_set;
+    sc->dns_cmd = add->dns_cmd ? add->dns_cmd : base->dns_cmd;
+    /* The wait and its resolver travel together. */
+    sc->dns_resolver = add->dns_wait != AA_UNSET ? add->dns_resolver
+                                                 : base->dns_resolver;
+    sc->dns_wait = add->dns_wait != AA_UNSET ? add->dns_wait : base->dns_wait;
     sc->store_dir = base->store_dir;
     sc->check_interval = base->check_interval;
     sc->status = base->status;
@@ -402,11 +410,6 @@ static const char *set_domain(cmd_parms *cmd, void *dc, int argc,
             return bad(cmd, argv[i], "is neither a valid DNS name nor an "
                        "IP address");
         }
-        if (name[0] == '*') {
-            return bad(cmd, argv[i], "is a wildcard: a wildcard certificate "
-                       "needs the dns-01 challenge, which this version of "
-                       "mod_acmeauto does not have; list the names instead");
-        }
         for (j = 0; j < d->names->nelts; j++) {
             if (!strcmp(APR_ARRAY_IDX(d->names, j, const char *), name)) {
                 return bad(cmd, argv[i], "is listed twice");
@@ -646,32 +649,47 @@ static const char *set_activation_delay(cmd_parms *cmd, void *dc,
                           &conf_of(cmd)->activation_delay);
 }
 
+/* The challenge types this version answers; the job's table
+ * (core/acme_authz.c) has the same names. */
+static int challenge_known(const char *type)
+{
+    static const char *const types[] = { "http-01", "dns-01",
+                                         "dns-persist-01", NULL };
+    int i;
+
+    for (i = 0; types[i]; i++) {
+        if (!strcasecmp(type, types[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static const char *set_challenges(cmd_parms *cmd, void *dc, int argc,
                                   char *const argv[])
 {
     aa_srv_conf_t *sc = conf_of(cmd);
-    char *type;
-    int i;
+    apr_array_header_t *a;
+    int i, j;
 
     if (argc < 1) {
         return "ACMEChallenges needs at least one challenge type";
     }
-    sc->challenges = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    a = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (i = 0; i < argc; i++) {
-        if (!strcasecmp(argv[i], "tls-alpn-01")
-            || !strcasecmp(argv[i], "dns-01")) {
-            return bad(cmd, argv[i], "is not supported by this version of "
-                       "mod_acmeauto; use http-01 or dns-persist-01");
+        if (!challenge_known(argv[i])) {
+            return bad(cmd, argv[i], "is not a challenge type this version "
+                       "answers (http-01, dns-01, dns-persist-01)");
         }
-        if (strcasecmp(argv[i], "http-01")
-            && strcasecmp(argv[i], "dns-persist-01")) {
-            return bad(cmd, argv[i], "is not a challenge type (http-01, "
-                       "dns-persist-01, tls-alpn-01, dns-01)");
+        for (j = 0; j < i; j++) {
+            if (!strcasecmp(argv[i], argv[j])) {
+                return bad(cmd, argv[i], "is listed twice");
+            }
         }
-        type = apr_pstrdup(cmd->pool, argv[i]);
-        ap_str_tolower(type);
-        APR_ARRAY_PUSH(sc->challenges, const char *) = type;
+        APR_ARRAY_PUSH(a, const char *) = apr_pstrdup(cmd->pool, argv[i]);
+        ap_str_tolower(APR_ARRAY_IDX(a, i, char *));
     }
+    sc->challenges = a;
     sc->challenges_set = 1;
     return NULL;
 }
@@ -696,6 +714,55 @@ static const char *set_profile(cmd_parms *cmd, void *dc, const char *name,
     }
     sc->profile = name;
     sc->profile_mandatory = flag != NULL;
+    return NULL;
+}
+
+/* Runs as the server's User, like ACMENotifyCmd. */
+static const char *set_dns_cmd(cmd_parms *cmd, void *dc, int argc,
+                               char *const argv[])
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    const char *path;
+    apr_finfo_t fi;
+    int i;
+
+    if (argc < 1) {
+        return "ACMEDNSCmd needs the path of a program";
+    }
+    path = ap_server_root_relative(cmd->pool, argv[0]);
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT,
+                          cmd->pool) != APR_SUCCESS
+        || fi.filetype != APR_REG || !(fi.protection & APR_FPROT_WEXECUTE)) {
+        return bad(cmd, argv[0], "is not a program that everybody may run "
+                   "(it runs as the server's User, without a shell)");
+    }
+    sc->dns_cmd = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    APR_ARRAY_PUSH(sc->dns_cmd, const char *) = path;
+    for (i = 1; i < argc; i++) {
+        APR_ARRAY_PUSH(sc->dns_cmd, const char *) = argv[i];
+    }
+    return NULL;
+}
+
+/* ACMEDNSWait DURATION [RESOLVER]: without a resolver a plain wait; with
+ * one, the longest wait for the records to be visible there. */
+static const char *set_dns_wait(cmd_parms *cmd, void *dc, const char *arg,
+                                const char *resolver)
+{
+    aa_srv_conf_t *sc = conf_of(cmd);
+    const char *err = parse_duration(cmd, arg, 0, apr_time_from_sec(3600),
+                                     &sc->dns_wait);
+
+    if (err) {
+        return err;
+    }
+    if (resolver && acme_dns_resolver_check(resolver, cmd->pool)
+                    != APR_SUCCESS) {
+        return bad(cmd, resolver, "is not a resolver address: an IP "
+                   "address with an optional port (192.0.2.53, "
+                   "127.0.0.1:8053, [2001:db8::53]:53)");
+    }
+    sc->dns_resolver = resolver;
     return NULL;
 }
 
@@ -849,10 +916,15 @@ const command_rec aa_directives[] = {
     AP_INIT_TAKE1("ACMEActivationDelay", set_activation_delay, NULL,
         RSRC_CONF, "Hold a renewed certificate back this long after issuance"),
     AP_INIT_TAKE_ARGV("ACMEChallenges", set_challenges, NULL, RSRC_CONF,
-        "Challenge types in order of preference (http-01, dns-persist-01)"),
+        "Challenge types in order of preference (http-01, dns-01, "
+        "dns-persist-01)"),
     AP_INIT_TAKE12("ACMEProfile", set_profile, NULL, RSRC_CONF,
         "Certificate profile to order when the CA offers it; "
         "'mandatory': never order without it"),
+    AP_INIT_TAKE_ARGV("ACMEDNSCmd", set_dns_cmd, NULL, RSRC_CONF,
+        "Program run as PATH ARG... setup|teardown NAME VALUE for dns-01"),
+    AP_INIT_TAKE12("ACMEDNSWait", set_dns_wait, NULL, RSRC_CONF,
+        "Wait after the dns-01 setup: DURATION [RESOLVER-IP[:PORT]]"),
     AP_INIT_TAKE_ARGV("ACMENotifyCmd", set_notify_cmd, NULL, RSRC_CONF,
         "Program run as PATH ARG... EVENT NAME on certificate events"),
     AP_INIT_TAKE1("ACMEStatus", set_status, NULL, RSRC_CONF,
@@ -866,23 +938,6 @@ const command_rec aa_directives[] = {
         "The module restarts Apache only in this daily window: HH:MM-HH:MM"),
     { NULL }
 };
-
-/* httpd keeps aliases with * or ? apart (s->wild_names): without this
- * check they would silently get no certificate. */
-static const char *wildcard_refused(apr_pool_t *p, aa_domain_t *d,
-                                    server_rec *s, const char *directive,
-                                    const char *value)
-{
-    return apr_psprintf(p, "ACMEDomain at %s takes the names of the "
-                        "<VirtualHost> at %s:%d, and its %s '%s' is a "
-                        "wildcard: a wildcard certificate needs the dns-01 "
-                        "challenge, which this version of mod_acmeauto does "
-                        "not have. Serve the wildcard from another "
-                        "<VirtualHost> with a certificate of its own, or "
-                        "list this certificate's names with ACMEDomain "
-                        "NAME...", d->defined_at, s->defn_name,
-                        s->defn_line_number, directive, value);
-}
 
 static int has_name(const apr_array_header_t *names, const char *name)
 {
@@ -906,14 +961,27 @@ static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
         return apr_psprintf(p, "ACMEDomain at %s: the virtual host has no "
                             "usable ServerName", d->defined_at);
     }
-    if (name[0] == '*') {
-        return wildcard_refused(p, d, s, "ServerName", s->server_hostname);
-    }
-    if (s->wild_names && s->wild_names->nelts > 0) {
-        return wildcard_refused(p, d, s, "ServerAlias",
-                                APR_ARRAY_IDX(s->wild_names, 0, const char *));
-    }
     APR_ARRAY_PUSH(d->names, const char *) = name;
+    /* httpd keeps aliases with * or ? apart (s->wild_names): without
+     * them here they would silently get no certificate. A "*.<name>" is
+     * a wildcard name (check_challenges wants dns-01 for it); any other
+     * pattern is no name a certificate can hold. */
+    for (i = 0; s->wild_names && i < s->wild_names->nelts; i++) {
+        const char *alias = APR_ARRAY_IDX(s->wild_names, i, const char *);
+        if (strncmp(alias, "*.", 2) || strpbrk(alias + 2, "*?")
+            || !acme_dns_name_normalize(&name, p, alias)) {
+            return apr_psprintf(p, "ACMEDomain at %s takes the names of the "
+                                "<VirtualHost> at %s:%d, and its ServerAlias "
+                                "'%s' is a pattern no certificate can hold "
+                                "(only *.NAME is); serve it from another "
+                                "<VirtualHost>, or list this certificate's "
+                                "names with ACMEDomain NAME...", d->defined_at,
+                                s->defn_name, s->defn_line_number, alias);
+        }
+        if (strcmp(name, APR_ARRAY_IDX(d->names, 0, const char *))) {
+            APR_ARRAY_PUSH(d->names, const char *) = name;
+        }
+    }
     for (i = 0; s->names && i < s->names->nelts; i++) {
         const char *alias = APR_ARRAY_IDX(s->names, i, const char *);
         if (!acme_name_normalize(&name, p, alias)) {
@@ -1026,7 +1094,6 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     spec->http_proxy = sc->http_proxy;
     spec->profile = sc->profile;
     spec->profile_mandatory = sc->profile_mandatory;
-    spec->challenges = sc->challenges;
     if (sc->key_types) {
         spec->key_types = sc->key_types;
     }
@@ -1046,6 +1113,66 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     d->deploy_cmd = sc->deploy_cmd;
     d->retry_delay = sc->retry_delay != AA_UNSET ? sc->retry_delay
                                                  : AA_DEFAULT_RETRY_DELAY;
+    spec->challenges = sc->challenges;
+    spec->dns_cmd = sc->dns_cmd;
+    spec->dns_wait = sc->dns_wait != AA_UNSET ? sc->dns_wait
+                                              : AA_DEFAULT_DNS_WAIT;
+    spec->dns_resolver = sc->dns_resolver;
+}
+
+static int lists_challenge(const apr_array_header_t *list, const char *type)
+{
+    int i;
+
+    for (i = 0; list && i < list->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(list, i, const char *), type)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Only dns-01 validates a wildcard (RFC 8555 §7.1.3), and dns-01 is
+ * answered through ACMEDNSCmd (checked for every context in
+ * check_dns_cmd): without both, the order could not work. */
+static const char *check_wildcards(const aa_domain_t *d, apr_pool_t *p)
+{
+    const acme_domain_spec_t *spec = &d->spec;
+    int dns = lists_challenge(spec->challenges, "dns-01"), i;
+    server_rec *s = d->defined_in;
+
+    for (i = 0; i < d->names->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(d->names, i, const char *);
+        if (n[0] == '*' && (!dns || !spec->dns_cmd)) {
+            return apr_psprintf(p, "ACMEDomain at %s%s%s%s: '%s' is a "
+                "wildcard, which only the dns-01 challenge can validate: %s",
+                d->defined_at, d->from_vhost ? " (the names of the "
+                "<VirtualHost> at " : "", d->from_vhost ? apr_psprintf(p,
+                "%s:%d", s->defn_name, s->defn_line_number) : "",
+                d->from_vhost ? ")" : "", n, !spec->dns_cmd
+                ? "set ACMEDNSCmd to the program that publishes the TXT "
+                  "records, and list dns-01 in ACMEChallenges"
+                : "list dns-01 in ACMEChallenges");
+        }
+    }
+    return NULL;
+}
+
+/* dns-01 is answered only through ACMEDNSCmd. */
+static const char *check_dns_cmd(apr_pool_t *p, server_rec *vs)
+{
+    const aa_srv_conf_t *sc = aa_srv_conf(vs);
+
+    if (lists_challenge(sc->challenges, "dns-01") && !sc->dns_cmd) {
+        return apr_psprintf(p, "ACMEChallenges lists dns-01%s%s%s but no "
+                            "ACMEDNSCmd is set there: set ACMEDNSCmd to the "
+                            "program that publishes the TXT records",
+                            vs->is_virtual ? " for the <VirtualHost> at " : "",
+                            vs->is_virtual ? vs->defn_name : "",
+                            vs->is_virtual ? apr_psprintf(p, ":%d",
+                                vs->defn_line_number) : "");
+    }
+    return NULL;
 }
 
 static const char *check_unique(aa_global_t *g, aa_domain_t *d, apr_pool_t *p)
@@ -1106,7 +1233,7 @@ static int is_domain_setting(const char *directive)
         "ACMEKeyType", "ACMECACertificate", "ACMEAutoRestart",
         "ACMERetryDelay", "ACMERenewWindow", "ACMEActivationDelay",
         "ACMEChallenges", "ACMENotifyCmd", "ACMEHttpProxy",
-        "ACMEDeployCmd", "ACMEProfile", NULL
+        "ACMEDeployCmd", "ACMEProfile", "ACMEDNSCmd", "ACMEDNSWait", NULL
     };
     int i;
 
@@ -1257,12 +1384,16 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
                 return err;
             }
             resolve_spec(d, sc, p, vs);
+            if ((err = check_wildcards(d, p)) != NULL) {
+                return err;
+            }
             APR_ARRAY_PUSH(g->domains, aa_domain_t *) = d;
         }
     }
     for (vs = s; vs; vs = vs->next) {
         aa_srv_conf(vs)->served = domain_for_server(g, vs, p);
-        if ((err = check_eab_urls(g, p, vs)) != NULL) {
+        if ((err = check_eab_urls(g, p, vs)) != NULL
+            || (err = check_dns_cmd(p, vs)) != NULL) {
             return err;
         }
     }

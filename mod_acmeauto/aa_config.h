@@ -36,5 +36,6 @@ void aa_domain_spec_at(acme_domain_spec_t *spec, const aa_domain_t *d,
 #define AA_DEFAULT_RETRY_DELAY apr_time_from_sec(30)
 #define AA_DEFAULT_RENEW_PCT 33
 #define AA_MAX_RETRY_DELAY apr_time_from_sec(24 * 3600)
+#define AA_DEFAULT_DNS_WAIT apr_time_from_sec(10)
 
 #endif

@@ -129,6 +129,9 @@ typedef struct {
     apr_array_header_t *deploy_cmd;  /* ACMEDeployCmd argv */
     int restart_window_set;          /* ACMERestartWindow (main server) */
     acme_window_t restart_window;
+    apr_array_header_t *dns_cmd;     /* ACMEDNSCmd argv */
+    apr_interval_time_t dns_wait;    /* ACMEDNSWait, AA_UNSET */
+    const char *dns_resolver;        /* ACMEDNSWait's resolver */
 } aa_srv_conf_t;
 
 /* Process-wide state, rebuilt by every post_config. */

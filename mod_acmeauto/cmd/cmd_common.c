@@ -325,7 +325,12 @@ acme_domain_spec_t ax_spec(ax_ctx_t *ctx, const acme_conf_domain_t *d,
     spec.http_proxy = d->http_proxy;
     spec.profile = d->profile;
     spec.profile_mandatory = d->profile_mandatory;
+    /* The same challenges as the job: a renewal by the command must not
+     * fail where the background job would succeed. */
     spec.challenges = d->challenges;
+    spec.dns_cmd = d->dns_cmd;
+    spec.dns_wait = d->dns_wait;
+    spec.dns_resolver = d->dns_resolver;
     return spec;
 }
 

@@ -92,6 +92,15 @@ static json_t *domain_to_json(const acme_conf_domain_t *d)
                             json_boolean(d->profile_mandatory));
         json_object_set_new(j, "challenges", d->challenges
                             ? str_array(d->challenges) : json_null());
+        json_object_set_new(j, "dns_cmd", d->dns_cmd
+                            ? str_array(d->dns_cmd) : json_null());
+        json_object_set_new(j, "dns_wait", json_integer(secs(d->dns_wait)));
+        json_object_set_new(j, "dns_resolver", d->dns_resolver
+                            ? json_string(d->dns_resolver) : json_null());
+        json_object_set_new(j, "profile", d->profile
+                            ? json_string(d->profile) : json_null());
+        json_object_set_new(j, "profile_mandatory",
+                            json_boolean(d->profile_mandatory));
     }
     return j;
 }
@@ -313,8 +322,12 @@ static acme_conf_domain_t *domain_from_json(reader_t *r, const json_t *j)
     d->profile = get_str(r, j, "profile", 0);
     d->profile_mandatory = json_is_true(json_object_get(j,
                                                         "profile_mandatory"));
+    /* Absent from files written before dns-01: http-01 only. */
     if (json_object_get(j, "challenges")) {
         d->challenges = get_strs(r, j, "challenges", 1);
+        d->dns_cmd = get_strs(r, j, "dns_cmd", 1);
+        d->dns_wait = get_secs(r, j, "dns_wait");
+        d->dns_resolver = get_str(r, j, "dns_resolver", 0);
     }
     if (!r->why && (!d->names->nelts || !d->key_types->nelts
                     || !d->servers->nelts)) {

@@ -27,9 +27,13 @@
  *                 older files: no profile, http-01),
  *                 "server_eab": [{"kid": STR|null, "file": STR|null,
  *                                 "inline": BOOL}, ..],
+ *                 "challenges": [..]|null, "dns_cmd": [..]|null,
+ *                 "dns_wait": SEC, "dns_resolver": STR|null,
+ *                 "profile": STR|null, "profile_mandatory": BOOL,
  *                 "previous": {"file", "serial", "issuer",
  *                              "not_before": SEC, "not_after": SEC}
  *                              (only while one stands in)}, ...]}
+ * (challenges, dns_*, profile* absent from older files: http-01 only)
  * server_eab has one entry per server, in the same order (ACMEEAB may be
  * given per ACMEServer URL); eab_kid, eab_file and eab_inline are those
  * of the first server. Older files have no server_eab: every server
@@ -91,7 +95,10 @@ typedef struct {
     apr_array_header_t *server_eab;  /* acme_conf_eab_t, one per server */
     const char *profile;             /* ACMEProfile, or NULL */
     int profile_mandatory;
-    const apr_array_header_t *challenges; /* ACMEChallenges, or NULL */
+    apr_array_header_t *challenges;  /* ACMEChallenges, or NULL: http-01 */
+    apr_array_header_t *dns_cmd;     /* ACMEDNSCmd argv, or NULL */
+    apr_interval_time_t dns_wait;    /* ACMEDNSWait */
+    const char *dns_resolver;        /* its resolver, or NULL */
 } acme_conf_domain_t;
 
 typedef struct {

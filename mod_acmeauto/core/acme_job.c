@@ -3,27 +3,18 @@
 #include <apr_strings.h>
 #include <apr_file_io.h>
 
-#include "acme_job.h"
+#include "acme_job_int.h"
 #include "acme_client.h"
 #include "acme_crypto.h"
 #include "acme_cert.h"
 #include "acme_json.h"
 #include "acme_util.h"
 
-typedef struct {
-    apr_pool_t *p;
-    const acme_domain_spec_t *d;
-    const acme_store_t *store;
-    const acme_job_env_t *env;
-    acme_client_t *client;
-    apr_array_header_t *tokens;     /* challenge files we wrote */
-    int profile_noted;              /* said once that the CA lacks it */
-} job_t;
+typedef acme_job_t job_t;
 
-static void job_log(job_t *job, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define job_log acme_job_log
 
-static void job_log(job_t *job, int level, const char *fmt, ...)
+void acme_job_log(acme_job_t *job, int level, const char *fmt, ...)
 {
     va_list ap;
     const char *msg;
@@ -326,170 +317,6 @@ static apr_status_t setup_account(job_t *job)
     return rv;
 }
 
-static const acme_challenge_t *find_challenge(const acme_authz_t *a,
-                                              const char *type)
-{
-    int i;
-
-    for (i = 0; i < a->challenges->nelts; i++) {
-        const acme_challenge_t *ch = &APR_ARRAY_IDX(a->challenges, i,
-                                                     acme_challenge_t);
-        if (!strcmp(ch->type, type) && ch->token) {
-            return ch;
-        }
-    }
-    return NULL;
-}
-
-/* Puts the key authorization where the request hook finds it, then tells
- * the CA to look. */
-static apr_status_t start_http01(job_t *job, const acme_authz_t *a,
-                                 const acme_challenge_t *ch)
-{
-    acme_client_t *c = job->client;
-    const char *ka, *path;
-    apr_status_t rv;
-
-    if ((rv = acme_key_authorization(&ka, c, job->p, ch->token)) != APR_SUCCESS) {
-        return rv;
-    }
-    path = acme_store_path(job->p, job->store, ACME_AREA_CHALLENGES, ch->token,
-                           NULL);
-    if ((rv = acme_store_write(path, ka, strlen(ka), 0644, job->p)) != APR_SUCCESS) {
-        c->error = acme_error_make(job->p, rv, ACME_FAIL_CONFIG,
-                                   "writing the http-01 answer", path,
-                                   "check ACMEStoreDir and its permissions");
-        return rv;
-    }
-    APR_ARRAY_PUSH(job->tokens, const char *) = path;
-    job_log(job, 3, "http-01 challenge for %s: token %s", a->identifier,
-            ch->token);
-    return acme_challenge_respond(c, job->p, ch);
-}
-
-/* Does ACMEChallenges allow this type? Without it: http-01 only. */
-static int wants(const job_t *job, const char *type)
-{
-    const apr_array_header_t *l = job->d->challenges;
-    int i;
-
-    for (i = 0; l && i < l->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(l, i, const char *), type)) {
-            return 1;
-        }
-    }
-    return !l && !strcmp(type, "http-01");
-}
-
-/* dns-persist-01 (draft-ietf-acme-dns-persist-01): the record the
- * administrator publishes once at _validation-persist.<name>. It names
- * the CA and our account, and covers subdomains (policy=wildcard) when a
- * wildcard of the name is managed. */
-static const char *persist_record(job_t *job, const acme_authz_t *a,
-                                  const acme_challenge_t *ch)
-{
-    const char *wild = apr_pstrcat(job->p, "*.", a->identifier, NULL);
-    int i, policy = a->wildcard;
-
-    for (i = 0; i < job->d->names->nelts; i++) {
-        policy |= !strcmp(APR_ARRAY_IDX(job->d->names, i, const char *), wild);
-    }
-    return apr_psprintf(job->p, "_validation-persist.%s. IN TXT "
-                        "\"%s; accounturi=%s%s\"", a->identifier,
-                        apr_pstrdup(job->p, ch->issuer_domain),
-                        job->client->account_url,
-                        policy ? "; policy=wildcard" : "");
-}
-
-/* The CA checks a record that is already there: nothing to put in place,
- * only to tell the CA to look. */
-static const acme_challenge_t *persist_challenge(const job_t *job,
-                                                 const acme_authz_t *a)
-{
-    int i;
-
-    for (i = 0; wants(job, "dns-persist-01") && i < a->challenges->nelts; i++) {
-        const acme_challenge_t *ch = &APR_ARRAY_IDX(a->challenges, i,
-                                                     acme_challenge_t);
-        if (!strcmp(ch->type, "dns-persist-01") && ch->issuer_domain) {
-            return ch;
-        }
-    }
-    return NULL;
-}
-
-static apr_status_t authorize(job_t *job, const acme_order_t *o)
-{
-    apr_array_header_t *pending = apr_array_make(job->p, 4, sizeof(char *));
-    apr_array_header_t *records = apr_array_make(job->p, 4, sizeof(char *));
-    acme_authz_t *a;
-    const acme_challenge_t *ch;
-    const char *record;
-    apr_status_t rv;
-    int i;
-
-    for (i = 0; i < o->authz_urls->nelts; i++) {
-        const char *url = APR_ARRAY_IDX(o->authz_urls, i, const char *);
-        if ((rv = acme_authz_get(&a, job->client, job->p, url)) != APR_SUCCESS) {
-            return rv;
-        }
-        if (!strcmp(a->status, "valid")) {
-            continue;    /* the CA still remembers an earlier validation */
-        }
-        record = NULL;
-        if ((ch = persist_challenge(job, a))) {
-            record = persist_record(job, a, ch);
-            job_log(job, 2, "dns-persist-01 for %s: the CA checks the "
-                    "record published once: %s", a->identifier, record);
-            rv = strcmp(ch->status, "pending") ? APR_SUCCESS
-                 : acme_challenge_respond(job->client, job->p, ch);
-        }
-        else if (!wants(job, "http-01")
-                 || !(ch = find_challenge(a, "http-01"))) {
-            job->client->error = acme_error_make(job->p, APR_ENOTIMPL,
-                ACME_FAIL_CONFIG, apr_psprintf(job->p, "authorizing %s",
-                a->identifier), apr_psprintf(job->p, "the CA offers none of "
-                "the challenge types ACMEChallenges allows (%s) for this "
-                "name", job->d->challenges ? acme_str_join(job->p,
-                job->d->challenges, ", ") : "http-01"),
-                "wildcard names need dns-01");
-            return APR_ENOTIMPL;
-        }
-        else {
-            rv = start_http01(job, a, ch);
-        }
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        APR_ARRAY_PUSH(pending, const char *) = url;
-        APR_ARRAY_PUSH(records, const char *) = record;
-    }
-    for (i = 0; i < pending->nelts; i++) {
-        rv = acme_authz_wait(&a, job->client, job->p,
-                             APR_ARRAY_IDX(pending, i, const char *));
-        record = APR_ARRAY_IDX(records, i, const char *);
-        if (rv != APR_SUCCESS && record && job->client->error) {
-            /* What the administrator must do, in the log and the status. */
-            job->client->error->hint = apr_pstrcat(job->p, "publish this "
-                "DNS record once (dns-persist-01): ", record, NULL);
-        }
-        if (rv != APR_SUCCESS) {
-            return rv;
-        }
-    }
-    return APR_SUCCESS;
-}
-
-static void remove_challenges(job_t *job)
-{
-    int i;
-
-    for (i = 0; i < job->tokens->nelts; i++) {
-        apr_file_remove(APR_ARRAY_IDX(job->tokens, i, const char *), job->p);
-    }
-    apr_array_clear(job->tokens);
-}
-
 /* Work in progress for one key type lives in staging/<name>/<type>.*:
  * the order URL (order.json), the key (key.pem) and, once downloaded, the
  * chain (cert.pem). A restart, a crash or kill -9 resumes from there. */
@@ -705,21 +532,18 @@ static apr_status_t finalize(job_t *job, acme_key_type_e t, acme_order_t **o)
     return acme_order_finalize(o, c, job->p, *o, csr);
 }
 
-static apr_status_t issue_one(job_t *job, acme_key_type_e t)
+/* One order, from its creation (or resumption) to the checked chain. */
+static apr_status_t run_order(job_t *job, acme_key_type_e t)
 {
     acme_client_t *c = job->client;
     acme_order_t *o;
-    const char *pem, *why;
+    const char *pem;
     apr_size_t len;
     apr_status_t rv;
 
-    /* A chain downloaded by an earlier, interrupted run is kept. */
-    if (cert_fits(job, t, &why)) {
-        return APR_SUCCESS;
-    }
     if ((rv = open_order(job, t, &o)) != APR_SUCCESS
         || (!strcmp(o->status, "pending")
-            && (rv = authorize(job, o)) != APR_SUCCESS)
+            && (rv = acme_job_authorize(job, o)) != APR_SUCCESS)
         || ((!strcmp(o->status, "pending") || !strcmp(o->status, "ready"))
             && (rv = acme_order_wait(&o, c, job->p, o->url, "ready"))
                != APR_SUCCESS)
@@ -748,8 +572,46 @@ static apr_status_t issue_one(job_t *job, acme_key_type_e t)
         rv = check_downloaded(job, t);
     }
 out:
-    remove_challenges(job);
+    acme_job_unprovision(job);
     return rv;
+}
+
+/* How many (name, type) validations failed in this run. */
+static int failures_noted(job_t *job)
+{
+    const apr_array_header_t *f = apr_table_elts(job->failed);
+    int i, n = 0;
+
+    for (i = 0; i < f->nelts; i++) {
+        n += (int)strlen(APR_ARRAY_IDX(f, i, apr_table_entry_t).val);
+    }
+    return n;
+}
+
+/* A failed validation makes the whole order invalid (RFC 8555 §7.1.6),
+ * so the next type of ACMEChallenges needs a new order. Each round
+ * rules out at least one (name, type), so this ends. */
+static apr_status_t issue_one(job_t *job, acme_key_type_e t)
+{
+    const char *why;
+    apr_status_t rv;
+    int before;
+
+    /* A chain downloaded by an earlier, interrupted run is kept. */
+    if (cert_fits(job, t, &why)) {
+        return APR_SUCCESS;
+    }
+    for (;;) {
+        before = failures_noted(job);
+        rv = run_order(job, t);
+        if (rv == APR_SUCCESS || failures_noted(job) == before
+            || !acme_job_can_fall_back(job)) {
+            return rv;
+        }
+        job_log(job, 1, "%s; ordering again with the next type of "
+                "ACMEChallenges", acme_error_line(job->p, job->client->error));
+        apr_file_remove(wip_path(job, t, ACME_FN_WIP_ORDER), job->p);
+    }
 }
 
 /* staged.json is written last: its presence means the set is whole. It
@@ -839,6 +701,7 @@ static apr_status_t job_init(job_t *job, acme_error_t **err)
 
     *err = NULL;
     job->tokens = apr_array_make(job->p, 4, sizeof(const char *));
+    job->failed = apr_table_make(job->p, 4);
     http = env->http;
     if ((!http && (rv = acme_http_curl_create(&http, job->p, job->d->ca_file,
                                               "mod_acmeauto/0.1"))
@@ -865,7 +728,7 @@ apr_status_t acme_job_ari(acme_ari_t *ari, acme_error_t **err, apr_pool_t *p,
                           const acme_domain_spec_t *d, const char *cert_id,
                           const acme_job_env_t *env)
 {
-    job_t job = { p, d, NULL, env, NULL, NULL, 0 };
+    job_t job = { p, d, NULL, env, NULL, NULL, NULL, NULL, 0 };
     apr_status_t rv;
 
     if ((rv = job_init(&job, err)) != APR_SUCCESS) {
@@ -883,13 +746,15 @@ apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
                             const acme_store_t *store,
                             const acme_job_env_t *env)
 {
-    job_t job = { p, d, store, env, NULL, NULL, 0 };
+    job_t job = { p, d, store, env, NULL, NULL, NULL, NULL, 0 };
     apr_status_t rv;
     int i;
 
     if ((rv = job_init(&job, err)) != APR_SUCCESS) {
         return rv;
     }
+    /* TXT records an interrupted run left behind go first. */
+    acme_job_unprovision(&job);
     if ((rv = setup_account(&job)) != APR_SUCCESS) {
         goto out;
     }
@@ -924,7 +789,7 @@ apr_status_t acme_job_account(acme_client_t **client, acme_error_t **err,
                               const acme_store_t *store,
                               const acme_job_env_t *env)
 {
-    job_t job = { p, d, store, env, NULL, NULL, 0 };
+    job_t job = { p, d, store, env, NULL, NULL, NULL, NULL, 0 };
     apr_status_t rv;
 
     if ((rv = job_init(&job, err)) != APR_SUCCESS) {

@@ -32,8 +32,13 @@ typedef struct {
                                        * certificate being renewed; or NULL */
     const char *profile;              /* ACMEProfile, or NULL */
     int profile_mandatory;            /* no order without that profile */
-    const apr_array_header_t *challenges; /* ACMEChallenges (const char*,
-                                       * lower case), or NULL: http-01 */
+    apr_array_header_t *challenges;   /* const char*, ACMEChallenges in
+                                       * order of preference; NULL or
+                                       * empty: http-01 */
+    apr_array_header_t *dns_cmd;      /* ACMEDNSCmd argv, or NULL */
+    apr_interval_time_t dns_wait;     /* ACMEDNSWait: the wait, or with
+                                       * dns_resolver the longest wait */
+    const char *dns_resolver;         /* ACMEDNSWait's resolver, or NULL */
 } acme_domain_spec_t;
 
 typedef struct {

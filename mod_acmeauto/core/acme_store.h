@@ -62,6 +62,8 @@ typedef enum {
 #define ACME_FN_WIP_ORDER "order.json"
 #define ACME_FN_WIP_KEY   "key.pem"
 #define ACME_FN_WIP_CERT  "cert.pem"
+#define ACME_FN_WIP_DNS   "dns-records.json"  /* staging/<name>/: TXT
+                                             * records to tear down */
 /* The most of one staged.json or handoff file anybody reads. */
 #define ACME_STORE_META_MAX (64 * 1024)
 

@@ -228,6 +228,7 @@ BAD_VALUES = [
     ("ACMEContact admin@example.org two@@example.org", "ACMEContact", "two@@example.org"),
     ("ACMECACertificate /nonexistent/ca.pem", "ACMECACertificate", "/nonexistent/ca.pem"),
     ("ACMENotifyCmd /nonexistent/notify", "ACMENotifyCmd", "/nonexistent/notify"),
+    # dns-01 without the ACMEDNSCmd that answers it.
     ("ACMEChallenges dns-01", "ACMEChallenges", "dns-01"),
     # Found only by looking at the whole configuration (test_config hook).
     ("ACMEDomain dup.t20.test\nACMEDomain www.t20.test dup.t20.test",
