@@ -13,11 +13,13 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <http_protocol.h>
 #include <util_cfgtree.h>
 
 #include "aa_config.h"
 #include "acme_util.h"
 #include "acme_json.h"
+#include "acme_alpn.h"
 
 /* RFC 8738 "ip" identifiers are not ordered by this version. */
 #define IP_REFUSED "is an IP address: certificates for IP addresses are " \
@@ -84,6 +86,7 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->tos = add->tos != AA_UNSET ? add->tos : base->tos;
     sc->tos_url = add->tos != AA_UNSET ? add->tos_url : base->tos_url;
     sc->key_types = add->key_types ? add->key_types : base->key_types;
+    sc->challenges = add->challenges ? add->challenges : base->challenges;
     sc->auto_restart = add->auto_restart != AA_UNSET ? add->auto_restart
                                                      : base->auto_restart;
     sc->retry_delay = add->retry_delay != AA_UNSET ? add->retry_delay
@@ -648,23 +651,30 @@ static const char *set_activation_delay(cmd_parms *cmd, void *dc,
 static const char *set_challenges(cmd_parms *cmd, void *dc, int argc,
                                   char *const argv[])
 {
-    int i;
+    static const char *const known[] = { "http-01", ACME_ALPN_CHALLENGE,
+                                         NULL };
+    apr_array_header_t *types;
+    int i, k;
 
     if (argc < 1) {
         return "ACMEChallenges needs at least one challenge type";
     }
+    types = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (i = 0; i < argc; i++) {
-        if (!strcasecmp(argv[i], "tls-alpn-01")
-            || !strcasecmp(argv[i], "dns-01")) {
+        if (!strcasecmp(argv[i], "dns-01")) {
             return bad(cmd, argv[i], "is not supported by this version of "
-                       "mod_acmeauto; use http-01");
+                       "mod_acmeauto; use http-01 or tls-alpn-01");
         }
-        if (strcasecmp(argv[i], "http-01")) {
+        for (k = 0; known[k] && strcasecmp(argv[i], known[k]); k++)
+            ;
+        if (!known[k]) {
             return bad(cmd, argv[i], "is not a challenge type (http-01, "
                        "tls-alpn-01, dns-01)");
         }
+        APR_ARRAY_PUSH(types, const char *) = known[k];
     }
     conf_of(cmd)->challenges_set = 1;
+    conf_of(cmd)->challenges = types;
     return NULL;
 }
 
@@ -985,6 +995,7 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     spec->tos_url = sc->tos_url;
     spec->ca_file = sc->ca_file;
     spec->http_proxy = sc->http_proxy;
+    spec->challenges = sc->challenges;
     if (sc->key_types) {
         spec->key_types = sc->key_types;
     }
@@ -1179,6 +1190,41 @@ static const char *check_eab_urls(const aa_global_t *g, apr_pool_t *p,
     return NULL;
 }
 
+static int uses_challenge(const aa_domain_t *d, const char *type)
+{
+    const apr_array_header_t *a = d->spec.challenges;
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), type)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* mod_ssl selects acme-tls/1 only where Protocols allows it; without it
+ * the CA's tls-alpn-01 handshake gets the ordinary certificate and the
+ * validation fails at every renewal, far from this configuration. */
+static const char *check_alpn_protocols(apr_pool_t *p, server_rec *vs)
+{
+    aa_domain_t *d = aa_srv_conf(vs)->served;
+
+    if (!d || !uses_challenge(d, ACME_ALPN_CHALLENGE) || !aa_serves_tls(vs)
+        || ap_is_allowed_protocol(NULL, NULL, vs, ACME_ALPN_PROTOCOL)) {
+        return NULL;
+    }
+    return apr_psprintf(p, "ACMEChallenges lists tls-alpn-01 for the "
+        "ACMEDomain at %s, but %s %s%s%s does not allow the protocol "
+        ACME_ALPN_PROTOCOL ", so the CA's validation would fail. Add to it "
+        "(or at the server level): Protocols h2 http/1.1 acme-tls/1",
+        d->defined_at, vs->is_virtual ? "the <VirtualHost> at" : "the main "
+        "server", vs->is_virtual ? vs->defn_name : "", vs->is_virtual
+        ? apr_psprintf(p, ":%d", vs->defn_line_number) : "",
+        vs->server_hostname ? apr_psprintf(p, " (ServerName %s)",
+                                           vs->server_hostname) : "");
+}
+
 const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
 {
     aa_srv_conf_t *main_sc = aa_srv_conf(s);
@@ -1215,7 +1261,8 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
     }
     for (vs = s; vs; vs = vs->next) {
         aa_srv_conf(vs)->served = domain_for_server(g, vs);
-        if ((err = check_eab_urls(g, p, vs)) != NULL) {
+        if ((err = check_eab_urls(g, p, vs)) != NULL
+            || (err = check_alpn_protocols(p, vs)) != NULL) {
             return err;
         }
     }

@@ -110,6 +110,7 @@ typedef struct {
     apr_interval_time_t renew_left;  /* AA_UNSET, or a duration */
     apr_interval_time_t activation_delay;
     int challenges_set;              /* ACMEChallenges seen */
+    apr_array_header_t *challenges;  /* its types (const char*), in order */
     apr_array_header_t *notify_cmd;  /* ACMENotifyCmd argv */
     const char *ca_file;
     const char *http_proxy;          /* ACMEHttpProxy: URL, "" (none) or

@@ -4,6 +4,7 @@
 #include <apr_file_io.h>
 
 #include "acme_job.h"
+#include "acme_alpn.h"
 #include "acme_client.h"
 #include "acme_crypto.h"
 #include "acme_cert.h"
@@ -366,11 +367,95 @@ static apr_status_t start_http01(job_t *job, const acme_authz_t *a,
     return acme_challenge_respond(c, job->p, ch);
 }
 
+/* Puts the challenge certificate where the handshake hook finds it
+ * (aa_alpn.c), then tells the CA to look. The key is made here, once per
+ * challenge, so that a handshake only reads a file. */
+static apr_status_t start_tlsalpn01(job_t *job, const acme_authz_t *a,
+                                    const acme_challenge_t *ch)
+{
+    acme_client_t *c = job->client;
+    const char *ka, *pem, *file, *path;
+    apr_status_t rv;
+
+    if ((rv = acme_key_authorization(&ka, c, job->p, ch->token)) != APR_SUCCESS) {
+        return rv;
+    }
+    file = acme_alpn_file(job->p, a->identifier);
+    if (!file || (rv = acme_alpn_cert(&pem, job->p, a->identifier, ka))
+                 != APR_SUCCESS) {
+        c->error = acme_error_make(job->p, file ? rv : APR_EINVAL,
+                                   ACME_FAIL_TRANSIENT, apr_psprintf(job->p,
+                                   "making the tls-alpn-01 certificate for %s",
+                                   a->identifier), NULL, NULL);
+        return file ? rv : APR_EINVAL;
+    }
+    path = acme_store_path(job->p, job->store, ACME_AREA_CHALLENGES, file,
+                           NULL);
+    if ((rv = acme_store_write(path, pem, strlen(pem), 0600, job->p)) != APR_SUCCESS) {
+        c->error = acme_error_make(job->p, rv, ACME_FAIL_CONFIG,
+                                   "writing the tls-alpn-01 answer", path,
+                                   "check ACMEStoreDir and its permissions");
+        return rv;
+    }
+    APR_ARRAY_PUSH(job->tokens, const char *) = path;
+    job_log(job, 3, "tls-alpn-01 challenge for %s: token %s", a->identifier,
+            ch->token);
+    return acme_challenge_respond(c, job->p, ch);
+}
+
+/* The challenge types this job can answer. */
+typedef apr_status_t challenge_start_fn(job_t *job, const acme_authz_t *a,
+                                        const acme_challenge_t *ch);
+static const struct {
+    const char *type;
+    challenge_start_fn *start;
+} challenge_types[] = {
+    { "http-01", start_http01 },
+    { ACME_ALPN_CHALLENGE, start_tlsalpn01 },
+};
+
+static challenge_start_fn *challenge_starter(const char *type)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(challenge_types) / sizeof(challenge_types[0]); i++) {
+        if (!strcmp(challenge_types[i].type, type)) {
+            return challenge_types[i].start;
+        }
+    }
+    return NULL;
+}
+
+/* The first type of ACMEChallenges (http-01 when not given) that the CA
+ * offers for this name; *wanted lists them for the error message. */
+static const acme_challenge_t *choose_challenge(job_t *job,
+                                                const acme_authz_t *a,
+                                                const char **wanted)
+{
+    const apr_array_header_t *types = job->d->challenges;
+    const acme_challenge_t *ch;
+    int i;
+
+    *wanted = "http-01";
+    if (!types || types->nelts == 0) {
+        return find_challenge(a, "http-01");
+    }
+    *wanted = acme_str_join(job->p, types, ", ");
+    for (i = 0; i < types->nelts; i++) {
+        const char *t = APR_ARRAY_IDX(types, i, const char *);
+        if (challenge_starter(t) && (ch = find_challenge(a, t))) {
+            return ch;
+        }
+    }
+    return NULL;
+}
+
 static apr_status_t authorize(job_t *job, const acme_order_t *o)
 {
     apr_array_header_t *pending = apr_array_make(job->p, 4, sizeof(char *));
     acme_authz_t *a;
     const acme_challenge_t *ch;
+    const char *wanted;
     apr_status_t rv;
     int i;
 
@@ -382,14 +467,15 @@ static apr_status_t authorize(job_t *job, const acme_order_t *o)
         if (!strcmp(a->status, "valid")) {
             continue;    /* the CA still remembers an earlier validation */
         }
-        if (!(ch = find_challenge(a, "http-01"))) {
+        if (!(ch = choose_challenge(job, a, &wanted))) {
             job->client->error = acme_error_make(job->p, APR_ENOTIMPL,
                 ACME_FAIL_CONFIG, apr_psprintf(job->p, "authorizing %s",
-                a->identifier), "the CA offers no http-01 challenge for this "
-                "name", "wildcard names need dns-01");
+                a->identifier), apr_psprintf(job->p, "the CA offers no "
+                "challenge of the types ACMEChallenges allows (%s) for this "
+                "name", wanted), "wildcard names need dns-01");
             return APR_ENOTIMPL;
         }
-        if ((rv = start_http01(job, a, ch)) != APR_SUCCESS) {
+        if ((rv = challenge_starter(ch->type)(job, a, ch)) != APR_SUCCESS) {
             return rv;
         }
         APR_ARRAY_PUSH(pending, const char *) = url;

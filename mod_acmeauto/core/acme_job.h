@@ -30,6 +30,8 @@ typedef struct {
                                        * NULL: libcurl's environment */
     apr_table_t *replaces;            /* key type name -> ARI cert ID of the
                                        * certificate being renewed; or NULL */
+    apr_array_header_t *challenges;   /* const char*: ACMEChallenges, in
+                                       * order of preference; NULL: http-01 */
 } acme_domain_spec_t;
 
 typedef struct {
