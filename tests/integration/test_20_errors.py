@@ -219,14 +219,13 @@ BAD_VALUES = [
     ("ACMERenewWindow 150%", "ACMERenewWindow", "150%"),
     ("ACMEChallenges http-02", "ACMEChallenges", "http-02"),
     ("ACMEActivationDelay soon", "ACMEActivationDelay", "soon"),
-    # Only http-01 is implemented; the others must say so, not be ignored.
-    ("ACMEChallenges tls-alpn-01", "ACMEChallenges", "tls-alpn-01"),
     ("ACMERenewWindow 0%", "ACMERenewWindow", "0%"),
     ("ACMEAgreeTOS", "ACMEAgreeTOS", None),
     ("ACMEContact not-an-email", "ACMEContact", "not-an-email"),
     ("ACMEContact admin@example.org two@@example.org", "ACMEContact", "two@@example.org"),
     ("ACMECACertificate /nonexistent/ca.pem", "ACMECACertificate", "/nonexistent/ca.pem"),
     ("ACMENotifyCmd /nonexistent/notify", "ACMENotifyCmd", "/nonexistent/notify"),
+    # A type not implemented must say so, not be ignored.
     ("ACMEChallenges dns-01", "ACMEChallenges", "dns-01"),
     # Found only by looking at the whole configuration (test_config hook).
     ("ACMEDomain dup.t20.test\nACMEDomain www.t20.test dup.t20.test",
