@@ -13,12 +13,14 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <http_protocol.h>
 #include <util_cfgtree.h>
 
 #include "aa_config.h"
 #include "acme_util.h"
 #include "acme_json.h"
 #include "acme_dns.h"
+#include "acme_alpn.h"
 
 #define EAB_FILE_MAX 4096
 
@@ -654,7 +656,8 @@ static const char *set_activation_delay(cmd_parms *cmd, void *dc,
 static int challenge_known(const char *type)
 {
     static const char *const types[] = { "http-01", "dns-01",
-                                         "dns-persist-01", NULL };
+                                         "dns-persist-01",
+                                         ACME_ALPN_CHALLENGE, NULL };
     int i;
 
     for (i = 0; types[i]; i++) {
@@ -679,7 +682,8 @@ static const char *set_challenges(cmd_parms *cmd, void *dc, int argc,
     for (i = 0; i < argc; i++) {
         if (!challenge_known(argv[i])) {
             return bad(cmd, argv[i], "is not a challenge type this version "
-                       "answers (http-01, dns-01, dns-persist-01)");
+                       "answers (http-01, dns-01, dns-persist-01, "
+                       "tls-alpn-01)");
         }
         for (j = 0; j < i; j++) {
             if (!strcasecmp(argv[i], argv[j])) {
@@ -1353,6 +1357,41 @@ static const char *check_eab_urls(const aa_global_t *g, apr_pool_t *p,
     return NULL;
 }
 
+static int uses_challenge(const aa_domain_t *d, const char *type)
+{
+    const apr_array_header_t *a = d->spec.challenges;
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), type)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* mod_ssl selects acme-tls/1 only where Protocols allows it; without it
+ * the CA's tls-alpn-01 handshake gets the ordinary certificate and the
+ * validation fails at every renewal, far from this configuration. */
+static const char *check_alpn_protocols(apr_pool_t *p, server_rec *vs)
+{
+    aa_domain_t *d = aa_srv_conf(vs)->served;
+
+    if (!d || !uses_challenge(d, ACME_ALPN_CHALLENGE) || !aa_serves_tls(vs)
+        || ap_is_allowed_protocol(NULL, NULL, vs, ACME_ALPN_PROTOCOL)) {
+        return NULL;
+    }
+    return apr_psprintf(p, "ACMEChallenges lists tls-alpn-01 for the "
+        "ACMEDomain at %s, but %s %s%s%s does not allow the protocol "
+        ACME_ALPN_PROTOCOL ", so the CA's validation would fail. Add to it "
+        "(or at the server level): Protocols h2 http/1.1 acme-tls/1",
+        d->defined_at, vs->is_virtual ? "the <VirtualHost> at" : "the main "
+        "server", vs->is_virtual ? vs->defn_name : "", vs->is_virtual
+        ? apr_psprintf(p, ":%d", vs->defn_line_number) : "",
+        vs->server_hostname ? apr_psprintf(p, " (ServerName %s)",
+                                           vs->server_hostname) : "");
+}
+
 const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
 {
     aa_srv_conf_t *main_sc = aa_srv_conf(s);
@@ -1393,7 +1432,8 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
     for (vs = s; vs; vs = vs->next) {
         aa_srv_conf(vs)->served = domain_for_server(g, vs, p);
         if ((err = check_eab_urls(g, p, vs)) != NULL
-            || (err = check_dns_cmd(p, vs)) != NULL) {
+            || (err = check_dns_cmd(p, vs)) != NULL
+            || (err = check_alpn_protocols(p, vs)) != NULL) {
             return err;
         }
     }

@@ -26,6 +26,10 @@ apr_array_header_t *aa_config_warnings(const aa_global_t *g, apr_pool_t *p);
  * serve as the account's contact (not webmaster@localhost). */
 int aa_admin_is_contact(const char *admin);
 
+/* 1 if s hands out a certificate: SSLEngine on (or optional) in its
+ * <VirtualHost> or at the server level. */
+int aa_serves_tls(const server_rec *s);
+
 /* The spec the job uses at d's index-th ACMEServer: that URL and its
  * EAB values. */
 void aa_domain_spec_at(acme_domain_spec_t *spec, const aa_domain_t *d,

@@ -110,7 +110,7 @@ static int has_ssl_engine(const ap_directive_t *dir)
     return 0;
 }
 
-static int serves_tls(const server_rec *s)
+int aa_serves_tls(const server_rec *s)
 {
     const ap_directive_t *node = vhost_node(ap_conftree, s);
 
@@ -144,7 +144,7 @@ static void warn_uncovered(apr_array_header_t *w, apr_pool_t *p,
     apr_array_header_t *own;
     const char *missing = NULL;
 
-    if (!d || d->from_vhost || !serves_tls(s)) {
+    if (!d || d->from_vhost || !aa_serves_tls(s)) {
         return;
     }
     own = apr_array_make(p, 1, sizeof(const char *));

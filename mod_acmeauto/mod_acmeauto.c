@@ -21,6 +21,7 @@
 #include "aa_restart.h"
 #include "aa_store.h"
 #include "aa_challenge.h"
+#include "aa_alpn.h"
 #include "aa_watchdog.h"
 #include "aa_status.h"
 #include "acme_http.h"
@@ -163,6 +164,7 @@ static void aa_register_hooks(apr_pool_t *p)
     ap_hook_ssl_add_cert_files(aa_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_fallback_cert_files(aa_add_fallback_cert_files, NULL,
                                         NULL, APR_HOOK_MIDDLE);
+    aa_alpn_register_hooks();
     ap_hook_handler(aa_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, aa_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);

@@ -10,6 +10,7 @@
 
 #include "acme_job_int.h"
 #include "acme_client_int.h"
+#include "acme_alpn.h"
 #include "acme_dns.h"
 #include "acme_json.h"
 #include "acme_util.h"
@@ -43,11 +44,13 @@ static apr_status_t provision_http01(acme_job_t *job, attempt_t *at);
 static apr_status_t provision_dns01(acme_job_t *job, attempt_t *at);
 static void settle_dns01(acme_job_t *job, apr_array_header_t *attempts);
 static apr_status_t provision_persist(acme_job_t *job, attempt_t *at);
+static apr_status_t provision_alpn(acme_job_t *job, attempt_t *at);
 
 static const chtype_t chtypes[] = {
     { "http-01", 0, provision_http01, NULL },
     { "dns-01", 1, provision_dns01, settle_dns01 },
     { "dns-persist-01", 1, provision_persist, NULL },
+    { ACME_ALPN_CHALLENGE, 0, provision_alpn, NULL },
 };
 #define CHTYPE_COUNT (sizeof(chtypes) / sizeof(chtypes[0]))
 
@@ -162,6 +165,46 @@ static apr_status_t provision_http01(acme_job_t *job, attempt_t *at)
     }
     APR_ARRAY_PUSH(job->tokens, const char *) = path;
     acme_job_log(job, 3, "http-01 challenge for %s: token %s", at->id,
+                 at->ch->token);
+    return APR_SUCCESS;
+}
+
+/* --- tls-alpn-01 ------------------------------------------------------ */
+
+/* Puts the challenge certificate where the handshake hook finds it
+ * (aa_alpn.c). The key is made here, once per challenge, so that a
+ * handshake only reads a file. */
+static apr_status_t provision_alpn(acme_job_t *job, attempt_t *at)
+{
+    acme_client_t *c = job->client;
+    const char *ka, *pem, *file, *path;
+    apr_status_t rv;
+
+    if ((rv = acme_key_authorization(&ka, c, job->p, at->ch->token))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    file = acme_alpn_file(job->p, at->a->identifier);
+    if (!file || (rv = acme_alpn_cert(&pem, job->p, at->a->identifier, ka))
+                 != APR_SUCCESS) {
+        rv = file ? rv : APR_EINVAL;
+        c->error = acme_error_make(job->p, rv, ACME_FAIL_TRANSIENT,
+                                   apr_psprintf(job->p, "making the "
+                                   "tls-alpn-01 certificate for %s",
+                                   at->id), NULL, NULL);
+        return rv;
+    }
+    path = acme_store_path(job->p, job->store, ACME_AREA_CHALLENGES, file,
+                           NULL);
+    if ((rv = acme_store_write(path, pem, strlen(pem), 0600, job->p))
+        != APR_SUCCESS) {
+        c->error = acme_error_make(job->p, rv, ACME_FAIL_CONFIG,
+                                   "writing the tls-alpn-01 answer", path,
+                                   "check ACMEStoreDir and its permissions");
+        return rv;
+    }
+    APR_ARRAY_PUSH(job->tokens, const char *) = path;
+    acme_job_log(job, 3, "tls-alpn-01 challenge for %s: token %s", at->id,
                  at->ch->token);
     return APR_SUCCESS;
 }

@@ -12,6 +12,8 @@
  *     the CA's URL without query and the EAB key id, hashed
  *     (acme_job_account_id)
  *   challenges/<token>                 key authorizations in flight
+ *   challenges/<name>.tls-alpn-01.pem  tls-alpn-01 certificate and key
+ *                                      for <name> (acme_alpn_file)
  *   staging/<key>/<type>.cert.pem, <type>.key.pem, <type>.order.json,
  *                 staged.json          orders under way and staged sets
  *   state/<key>.json                   job state and last error (format
@@ -64,6 +66,8 @@ typedef enum {
 #define ACME_FN_WIP_CERT  "cert.pem"
 #define ACME_FN_WIP_DNS   "dns-records.json"  /* staging/<name>/: TXT
                                              * records to tear down */
+/* challenges/<name><suffix>: a tls-alpn-01 answer (acme_alpn.h). */
+#define ACME_FN_ALPN_SUFFIX ".tls-alpn-01.pem"
 /* The most of one staged.json or handoff file anybody reads. */
 #define ACME_STORE_META_MAX (64 * 1024)
 

@@ -220,8 +220,6 @@ BAD_VALUES = [
     ("ACMERenewWindow 150%", "ACMERenewWindow", "150%"),
     ("ACMEChallenges http-02", "ACMEChallenges", "http-02"),
     ("ACMEActivationDelay soon", "ACMEActivationDelay", "soon"),
-    # Only http-01 is implemented; the others must say so, not be ignored.
-    ("ACMEChallenges tls-alpn-01", "ACMEChallenges", "tls-alpn-01"),
     ("ACMERenewWindow 0%", "ACMERenewWindow", "0%"),
     ("ACMEAgreeTOS", "ACMEAgreeTOS", None),
     ("ACMEContact not-an-email", "ACMEContact", "not-an-email"),

@@ -28,5 +28,6 @@ Suite *view_suite(void);
 Suite *account_suite(void);
 Suite *accounts_suite(void);
 Suite *restart_suite(void);
+Suite *alpn_suite(void);
 
 #endif
