@@ -60,7 +60,8 @@ apr_status_t acme_alpn_cert(const char **pem, apr_pool_t *p,
     apr_status_t rv;
 
     *pem = NULL;
-    if (!name || !ka || !acme_dns_name_normalize(&norm, p, name)
+    /* A DNS name, or an address (RFC 8738 §6: its iPAddress SAN). */
+    if (!name || !ka || !acme_name_normalize(&norm, p, name)
         || norm[0] == '*') {
         return APR_EINVAL;
     }

@@ -14,8 +14,9 @@
 /* Certificate and key of a P-256 challenge are well under this. */
 #define ACME_ALPN_PEM_MAX (16 * 1024)
 
-/* The challenge certificate for name (a DNS name) and the key
- * authorization ka: self-signed, a SAN of name alone, and the critical
+/* The challenge certificate for name (a DNS name, or an IP address: then
+ * an iPAddress SAN, RFC 8738 §6) and the key authorization ka:
+ * self-signed, a SAN of name alone, and the critical
  * acmeIdentifier extension holding SHA-256(ka). *pem is the certificate
  * followed by its private key, both PEM, in p. */
 apr_status_t acme_alpn_cert(const char **pem, apr_pool_t *p,

@@ -184,7 +184,10 @@ static apr_status_t provision_alpn(acme_job_t *job, attempt_t *at)
         != APR_SUCCESS) {
         return rv;
     }
-    file = acme_alpn_file(job->p, at->a->identifier);
+    /* An address is asked for under its reverse-DNS name (RFC 8738 §6). */
+    file = acme_alpn_file(job->p, acme_is_ip_literal(at->a->identifier)
+                          ? acme_ip_reverse_name(job->p, at->a->identifier)
+                          : at->a->identifier);
     if (!file || (rv = acme_alpn_cert(&pem, job->p, at->a->identifier, ka))
                  != APR_SUCCESS) {
         rv = file ? rv : APR_EINVAL;

@@ -134,3 +134,23 @@ def test_configtest_one_address_two_spellings(apache):
     rc, out = a.configtest()
     assert rc != 0, out
     assert "'2001:DB8:0:0::1' is listed twice" in out, out
+
+
+def test_ip_certificate_by_tls_alpn_01(apache, pebble_factory):
+    """RFC 8738 §6: an address validated by tls-alpn-01 alone — the CA
+    connects to the address and sends its reverse-DNS name as SNI; the
+    answer certificate carries the address as its iPAddress SAN."""
+    ca = pebble_factory(config={"tlsPort": HTTPS_PORT}, name="ipalpn")
+    conf = (account_conf("kid-1", ca.eab["kid-1"])
+            + "ACMEChallenges tls-alpn-01\nProtocols h2 http/1.1 acme-tls/1\n"
+            + "<VirtualHost 127.0.0.1:%d>\n  ServerName alpn.ip.t102.test\n"
+              "  SSLEngine on\n  ACMEDomain 127.0.0.1 alpn.ip.t102.test\n"
+              "</VirtualHost>\n" % HTTPS_PORT)
+    a = apache(conf, pebble=ca)
+    a.start()
+    served = _wait_issued_without_sni(a, "127.0.0.1")
+    dns, ips = _sans(served.leaf)
+    assert ips == ["127.0.0.1"] and dns == ["alpn.ip.t102.test"], served.summary()
+    assert a.log_lines(r"answering tls-alpn-01 challenge for 1\.0\.0\.127\.in-addr\.arpa"), \
+        a.diagnostics()
+    assert not a.log_lines(r"http-01 challenge for"), a.diagnostics()

@@ -100,6 +100,33 @@ START_TEST(alpn_cert_new_key_each_time)
 }
 END_TEST
 
+/* RFC 8738 §6: for an address, the SAN is that address (iPAddress). */
+START_TEST(alpn_cert_for_an_address)
+{
+    static const unsigned char v4[4] = { 192, 0, 2, 10 };
+    const char *pem;
+    GENERAL_NAMES *san;
+    GENERAL_NAME *gn;
+    X509 *x;
+
+    ck_assert_int_eq(acme_alpn_cert(&pem, test_pool, "192.0.2.10", KA),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(x = cert_of(pem));
+    san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    ck_assert_ptr_nonnull(san);
+    ck_assert_int_eq(sk_GENERAL_NAME_num(san), 1);
+    gn = sk_GENERAL_NAME_value(san, 0);
+    ck_assert_int_eq(gn->type, GEN_IPADD);
+    ck_assert_int_eq(ASN1_STRING_length(gn->d.iPAddress), 4);
+    ck_assert_mem_eq(ASN1_STRING_get0_data(gn->d.iPAddress), v4, 4);
+    GENERAL_NAMES_free(san);
+    X509_free(x);
+    /* and its answer file goes by the reverse name the CA sends as SNI */
+    ck_assert_str_eq(acme_alpn_file(test_pool, acme_ip_reverse_name(
+        test_pool, "192.0.2.10")), "10.2.0.192.in-addr.arpa.tls-alpn-01.pem");
+}
+END_TEST
+
 START_TEST(alpn_cert_refuses_what_is_no_name)
 {
     const char *pem = "x";
@@ -141,6 +168,7 @@ Suite *alpn_suite(void)
 
     tcase_add_test(tc, alpn_cert_as_rfc8737_says);
     tcase_add_test(tc, alpn_cert_new_key_each_time);
+    tcase_add_test(tc, alpn_cert_for_an_address);
     tcase_add_test(tc, alpn_cert_refuses_what_is_no_name);
     tcase_add_test(tc, alpn_file_names);
     suite_add_tcase(s, tc);
