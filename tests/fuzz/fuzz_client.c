@@ -96,7 +96,8 @@ static void run(acme_client_t *c, apr_pool_t *p)
         c->account_url = "https://ca.test/acct/1";
     }
     note_error(c, p);
-    if (acme_order_new(&o, c, p, names, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+    if (acme_order_new(&o, c, p, names, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
+                       "shortlived")
         == APR_SUCCESS) {
         order_url = o->url;
         for (i = 0; i < o->authz_urls->nelts && i < 3; i++) {
