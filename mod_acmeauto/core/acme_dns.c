@@ -216,13 +216,14 @@ static int txt_equals(const unsigned char *rd, apr_size_t rdlen,
     return got == vlen;
 }
 
-static apr_status_t parse_answer(int *found, const unsigned char *m,
-                                 apr_size_t len, unsigned id,
-                                 const char *value)
+apr_status_t acme_dns_answer_parse(int *found, const unsigned char *m,
+                                   apr_size_t len, unsigned id,
+                                   const char *value)
 {
     apr_size_t off = 12;
     unsigned qd, an, i;
 
+    *found = 0;
     if (len < 12 || ((unsigned)m[0] << 8 | m[1]) != id || !(m[2] & 0x80)) {
         return APR_EINVAL;
     }
@@ -294,7 +295,7 @@ apr_status_t acme_dns_txt_has(int *found, const char *resolver,
             alen = sizeof(a);
             rv = apr_socket_recv(sock, (char *)a, &alen);
             if (rv == APR_SUCCESS) {
-                rv = parse_answer(found, a, alen, id, value);
+                rv = acme_dns_answer_parse(found, a, alen, id, value);
             }
         } while (rv == APR_EINVAL);
     }

@@ -47,4 +47,13 @@ apr_status_t acme_dns_txt_has(int *found, const char *resolver,
                               const char *name, const char *value,
                               apr_interval_time_t timeout, apr_pool_t *p);
 
+/* Reads a resolver's datagram m (len bytes, from the network: bounded,
+ * never trusted) as the answer to query id: *found is set when one of
+ * its TXT records equals value. APR_EINVAL when it is no answer to that
+ * query or is malformed; APR_SUCCESS (nothing found) for an error rcode
+ * such as NXDOMAIN. */
+apr_status_t acme_dns_answer_parse(int *found, const unsigned char *m,
+                                   apr_size_t len, unsigned id,
+                                   const char *value);
+
 #endif

@@ -29,5 +29,6 @@ Suite *account_suite(void);
 Suite *accounts_suite(void);
 Suite *restart_suite(void);
 Suite *alpn_suite(void);
+Suite *dns_suite(void);
 
 #endif
