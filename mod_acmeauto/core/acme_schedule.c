@@ -41,8 +41,11 @@ apr_time_t acme_renew_time(apr_time_t not_before, apr_time_t not_after,
         return not_before;
     }
     pct = pct < 0 ? 0 : (pct > 100 ? 100 : pct);
-    at = left > 0 ? (left >= lifetime ? not_before : not_after - left)
-                  : not_after - lifetime / 100 * pct;
+    if (left >= lifetime) {
+        left = 0;
+        pct = ACME_RENEW_PCT_FALLBACK;
+    }
+    at = left > 0 ? not_after - left : not_after - lifetime / 100 * pct;
     emergency = not_after - lifetime / 100 * ACME_EMERGENCY_PCT;
     if (at > emergency) {
         at = emergency;

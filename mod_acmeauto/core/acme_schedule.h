@@ -9,6 +9,10 @@
 /* Below this much remaining lifetime a certificate is renewed whatever
  * the window says (a window longer than the lifetime, say). */
 #define ACME_EMERGENCY_PCT 10
+/* A duration window as long as the whole lifetime or longer (30d for a
+ * 6-day certificate) would make every new certificate due at once, and
+ * renew it again and again: such a window counts as this share. */
+#define ACME_RENEW_PCT_FALLBACK 33
 
 /* The latest time a stored value may name: 9999-12-31T23:59:59Z. */
 #define ACME_STORED_SEC_MAX APR_INT64_C(253402300799)
@@ -25,8 +29,10 @@ apr_time_t acme_time_clamp(apr_time_t t, apr_time_t lo, apr_time_t hi);
 apr_time_t acme_time_add(apr_time_t a, apr_interval_time_t b);
 
 /* When to renew a certificate valid from not_before to not_after: when
- * left remains (if > 0), else when pct percent of the lifetime remains;
- * never later than the emergency point, never before not_before. */
+ * left remains (if > 0 and shorter than the lifetime; else when
+ * ACME_RENEW_PCT_FALLBACK percent remains), else when pct percent of the
+ * lifetime remains; never later than the emergency point, never before
+ * not_before. */
 apr_time_t acme_renew_time(apr_time_t not_before, apr_time_t not_after,
                            int pct, apr_interval_time_t left);
 

@@ -37,11 +37,17 @@ START_TEST(renew_with_absolute_window)
 }
 END_TEST
 
-START_TEST(window_longer_than_lifetime_renews_at_once)
+/* ACMERenewWindow 30d and a 6-day certificate (a short-lived profile):
+ * not due at once (that would renew it for ever), but with a third of
+ * its lifetime left. */
+START_TEST(window_longer_than_lifetime_renews_at_a_third)
 {
-    apr_time_t nb = 1000 * DAY, na = nb + 7 * DAY;
+    apr_time_t nb = 1000 * DAY, na = nb + 6 * DAY;
+    apr_time_t third = na - 6 * DAY / 100 * 33;
 
-    ck_assert_int_eq(acme_renew_time(nb, na, 0, 30 * DAY), nb);
+    ck_assert_int_eq(acme_renew_time(nb, na, 0, 30 * DAY), third);
+    ck_assert_int_eq(acme_renew_time(nb, na, 0, 6 * DAY), third);
+    ck_assert_int_eq(acme_renew_time(nb, na, 0, 5 * DAY), na - 5 * DAY);
 }
 END_TEST
 
@@ -86,7 +92,8 @@ START_TEST(renew_window_equal_to_lifetime)
 {
     apr_time_t nb = 1000 * DAY, na = nb + 90 * DAY;
 
-    ck_assert_int_eq(acme_renew_time(nb, na, 0, 90 * DAY), nb);
+    ck_assert_int_eq(acme_renew_time(nb, na, 0, 90 * DAY),
+                     na - 90 * DAY / 100 * 33);
     ck_assert_int_eq(acme_renew_time(nb, na, 0, 10 * DAY), na - 10 * DAY);
     ck_assert_int_eq(acme_renew_time(nb, na, 0, 11 * DAY), na - 11 * DAY);
 }
@@ -320,7 +327,7 @@ Suite *schedule_suite(void)
     tcase_add_test(tc, renew_at_a_third_of_lifetime_left);
     tcase_add_test(tc, renew_with_absolute_window);
     tcase_add_test(tc, six_day_certificate_renews_within_days);
-    tcase_add_test(tc, window_longer_than_lifetime_renews_at_once);
+    tcase_add_test(tc, window_longer_than_lifetime_renews_at_a_third);
     tcase_add_test(tc, tiny_window_is_pulled_to_the_emergency_point);
     tcase_add_test(tc, no_lifetime_renews_at_once);
     tcase_add_test(tc, renew_percent_extremes);
