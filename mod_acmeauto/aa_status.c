@@ -228,7 +228,7 @@ static void html_page(request_rec *r, const apr_array_header_t *views)
              "tr.held td,tr.renewing td{background:#fff6d5}\n"
              "tr.pending td{background:#f2f2f2}\n"
              "</style></head><body><h1>Managed certificates</h1>\n<p>", r);
-    ap_rprintf(r, "%d domains", views->nelts);
+    ap_rprintf(r, "%d domain%s", views->nelts, views->nelts == 1 ? "" : "s");
     for (k = 0; states[k]; k++) {
         int n = 0;
         for (i = 0; i < views->nelts; i++) {

@@ -961,8 +961,8 @@ static void say_skipped(import_t *im, apr_pool_t *p)
             continue;
         }
         printf("certificate %s: skipped: %s\n", c->name, c->why ? c->why
-               : "it serves no ACMEDomain here, or another one serves "
-                 "better (see the domains)");
+               : "not taken for any ACMEDomain (each domain's line "
+                 "below says why)");
     }
     for (i = 0; i < im->doms->nelts; i++) {
         const plan_dom_t *pd = &APR_ARRAY_IDX(im->doms, i, plan_dom_t);
