@@ -822,11 +822,12 @@ static apr_status_t stage(ax_ctx_t *ctx, const plan_dom_t *pd, apr_pool_t *p)
 }
 
 /* The job's failures and backoff (a missing EAB, say) no longer apply;
- * the CA that issued is the one to renew with. */
-static void reset_state(ax_ctx_t *ctx, const plan_dom_t *pd, apr_pool_t *p)
+ * server (when not NULL) is the one to renew with. */
+static void reset_state(ax_ctx_t *ctx, const acme_conf_domain_t *d,
+                        const char *server, apr_pool_t *p)
 {
     const char *path = acme_store_path(p, ctx->store, ACME_AREA_STATE,
-        acme_store_domain_file(p, pd->d->key), NULL);
+        acme_store_domain_file(p, d->key), NULL);
     acme_state_t st;
     char *data;
     apr_size_t len;
@@ -839,13 +840,25 @@ static void reset_state(ax_ctx_t *ctx, const plan_dom_t *pd, apr_pool_t *p)
         || !st.config) {
         return;    /* the job writes its own */
     }
-    st.domain = pd->d->name;
+    st.domain = d->name;
     st.failures = 0;
     st.next_attempt = 0;
-    st.server = pd->server;
+    st.server = server ? server : st.server;
     st.last_error = NULL;
     acme_store_write_json(path, acme_state_to_json(p, &st, apr_time_now()),
                           0644, p);
+}
+
+static int uses_server(const acme_conf_domain_t *d, const char *server)
+{
+    int i;
+
+    for (i = 0; i < d->servers->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(d->servers, i, const char *), server)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static int import_cert(ax_ctx_t *ctx, import_t *im, const plan_dom_t *pd,
@@ -865,7 +878,7 @@ static int import_cert(ax_ctx_t *ctx, import_t *im, const plan_dom_t *pd,
         return AX_FAILED;
     }
     if (!im->dry_run) {
-        reset_state(ctx, pd, p);
+        reset_state(ctx, pd->d, pd->server, p);
     }
     printf("%s: %s Certbot's %s (serial %s, valid until %s, %s): %s\n",
            d->name, im->dry_run ? "would stage" : "staged", c->name,
@@ -899,6 +912,24 @@ static int import_as_user(ax_ctx_t *ctx, void *baton)
         if (pd->cert && (one = import_cert(ctx, im, pd, p, &restart))
             != AX_OK) {
             rc = one;
+        }
+    }
+    /* A domain that only needed the account (its renewal failed for
+     * want of EAB values): its backoff no longer applies. The running job
+     * keeps its own until its next attempt; a graceful restart starts
+     * one at once. */
+    for (i = 0; !im->dry_run && i < im->doms->nelts; i++) {
+        const plan_dom_t *pd = &APR_ARRAY_IDX(im->doms, i, plan_dom_t);
+        int k;
+        for (k = 0; !pd->cert && k < im->targets->nelts; k++) {
+            const target_t *t = &APR_ARRAY_IDX(im->targets, k, target_t);
+            if (t->from && uses_server(pd->d, t->server)) {
+                reset_state(ctx, pd->d, NULL, p);
+                printf("%s: its CA's account is imported: the background "
+                       "job orders at its next attempt, or at once after "
+                       "'apachectl graceful'\n", pd->d->name);
+                break;
+            }
         }
     }
     /* Last, as the job does: "look now". */
