@@ -698,6 +698,35 @@ static const char *set_challenges(cmd_parms *cmd, void *dc, int argc,
     return NULL;
 }
 
+/* PATH [ARG...] of a program the job runs as the server's User: an
+ * executable regular file that everybody may run (relative to
+ * ServerRoot); *argv gets PATH resolved and the arguments. */
+static const char *user_program(cmd_parms *cmd, int argc, char *const argv[],
+                                const char *why, apr_array_header_t **out)
+{
+    const char *path;
+    apr_finfo_t fi;
+    int i;
+
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s needs the path of a program",
+                            cmd->cmd->name);
+    }
+    path = ap_server_root_relative(cmd->pool, argv[0]);
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT,
+                          cmd->pool) != APR_SUCCESS
+        || fi.filetype != APR_REG || !(fi.protection & APR_FPROT_WEXECUTE)) {
+        return bad(cmd, argv[0], apr_pstrcat(cmd->pool, "is not a program "
+                   "that everybody may run ", why, NULL));
+    }
+    *out = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    APR_ARRAY_PUSH(*out, const char *) = path;
+    for (i = 1; i < argc; i++) {
+        APR_ARRAY_PUSH(*out, const char *) = argv[i];
+    }
+    return NULL;
+}
+
 /* ACMEProfile NAME [mandatory] (draft-ietf-acme-profiles). The name is
  * the CA's: it goes into newOrder as given. */
 static const char *set_profile(cmd_parms *cmd, void *dc, const char *name,
@@ -725,27 +754,8 @@ static const char *set_profile(cmd_parms *cmd, void *dc, const char *name,
 static const char *set_dns_cmd(cmd_parms *cmd, void *dc, int argc,
                                char *const argv[])
 {
-    aa_srv_conf_t *sc = conf_of(cmd);
-    const char *path;
-    apr_finfo_t fi;
-    int i;
-
-    if (argc < 1) {
-        return "ACMEDNSCmd needs the path of a program";
-    }
-    path = ap_server_root_relative(cmd->pool, argv[0]);
-    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT,
-                          cmd->pool) != APR_SUCCESS
-        || fi.filetype != APR_REG || !(fi.protection & APR_FPROT_WEXECUTE)) {
-        return bad(cmd, argv[0], "is not a program that everybody may run "
-                   "(it runs as the server's User, without a shell)");
-    }
-    sc->dns_cmd = apr_array_make(cmd->pool, argc, sizeof(const char *));
-    APR_ARRAY_PUSH(sc->dns_cmd, const char *) = path;
-    for (i = 1; i < argc; i++) {
-        APR_ARRAY_PUSH(sc->dns_cmd, const char *) = argv[i];
-    }
-    return NULL;
+    return user_program(cmd, argc, argv, "(it runs as the server's User, "
+                        "without a shell)", &conf_of(cmd)->dns_cmd);
 }
 
 /* ACMEDNSWait DURATION [RESOLVER]: without a resolver a plain wait; with
@@ -817,27 +827,8 @@ static const char *set_http_proxy(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc,
                                   char *const argv[])
 {
-    aa_srv_conf_t *sc = conf_of(cmd);
-    const char *path;
-    apr_finfo_t fi;
-    int i;
-
-    if (argc < 1) {
-        return "ACMENotifyCmd needs the path of a program";
-    }
-    path = ap_server_root_relative(cmd->pool, argv[0]);
-    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT,
-                          cmd->pool) != APR_SUCCESS
-        || fi.filetype != APR_REG || !(fi.protection & APR_FPROT_WEXECUTE)) {
-        return bad(cmd, argv[0], "is not a program that everybody may run "
-                   "(the command runs as the server's User)");
-    }
-    sc->notify_cmd = apr_array_make(cmd->pool, argc, sizeof(const char *));
-    APR_ARRAY_PUSH(sc->notify_cmd, const char *) = path;
-    for (i = 1; i < argc; i++) {
-        APR_ARRAY_PUSH(sc->notify_cmd, const char *) = argv[i];
-    }
-    return NULL;
+    return user_program(cmd, argc, argv, "(the command runs as the "
+                        "server's User)", &conf_of(cmd)->notify_cmd);
 }
 
 /* Run by root: a program the server's User (or anybody but root) could

@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include "acme_dns.h"
+#include "acme_notify.h"
 #include "acme_util.h"
 
 const char *acme_dns01_name(apr_pool_t *p, const char *identifier)
@@ -54,24 +55,6 @@ static void collect_output(int fd, char *buf, apr_size_t max,
             *len += take;
         }
     }
-}
-
-/* Waits for the program until the deadline, then kills its group. */
-static apr_status_t reap(int *status, pid_t pid, apr_time_t until)
-{
-    pid_t got;
-
-    while ((got = waitpid(pid, status, WNOHANG)) == 0
-           || (got < 0 && errno == EINTR)) {
-        if (apr_time_now() > until) {
-            kill(-pid, SIGKILL);
-            while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
-            }
-            return APR_TIMEUP;
-        }
-        apr_sleep(apr_time_from_msec(20));
-    }
-    return got == pid ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
 }
 
 apr_status_t acme_dns_cmd_run(int *status, const char **output,
@@ -124,7 +107,7 @@ apr_status_t acme_dns_cmd_run(int *status, const char **output,
     close(fds[0]);
     buf[len] = '\0';
     *output = buf;
-    return reap(status, pid, until);
+    return acme_notify_reap(status, pid, until);
 }
 
 static apr_status_t resolver_addr(apr_sockaddr_t **sa, const char *resolver,

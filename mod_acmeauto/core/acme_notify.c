@@ -6,12 +6,8 @@
 
 #include "acme_notify.h"
 
-/* Waits for the program; when it takes too long, its whole process group
- * is killed, so that a script's own children (a `sleep` it waits for, say)
- * do not outlive it. */
-static apr_status_t reap(int *status, pid_t pid, apr_interval_time_t timeout)
+apr_status_t acme_notify_reap(int *status, pid_t pid, apr_time_t until)
 {
-    apr_time_t until = apr_time_now() + timeout;
     pid_t got;
 
     while ((got = waitpid(pid, status, WNOHANG)) == 0
@@ -22,7 +18,7 @@ static apr_status_t reap(int *status, pid_t pid, apr_interval_time_t timeout)
             }
             return APR_TIMEUP;
         }
-        apr_sleep(apr_time_from_msec(50));
+        apr_sleep(apr_time_from_msec(20));
     }
     return got == pid ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
 }
@@ -55,5 +51,5 @@ apr_status_t acme_notify_run(int *status, const apr_array_header_t *cmd,
     if (err) {
         return APR_FROM_OS_ERROR(err);
     }
-    return reap(status, pid, timeout);
+    return acme_notify_reap(status, pid, apr_time_now() + timeout);
 }

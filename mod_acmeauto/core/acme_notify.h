@@ -7,6 +7,7 @@
 #ifndef ACME_NOTIFY_H
 #define ACME_NOTIFY_H
 
+#include <sys/types.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
@@ -22,5 +23,11 @@
 apr_status_t acme_notify_run(int *status, const apr_array_header_t *cmd,
                              const char *event, const char *name,
                              apr_interval_time_t timeout, apr_pool_t *p);
+
+/* Waits for the program pid (a process group leader) until `until`; then
+ * kills its whole group, so that a script's own children (a `sleep` it
+ * waits for, say) do not outlive it, and says APR_TIMEUP. Shared with
+ * ACMEDNSCmd (acme_dns.c). */
+apr_status_t acme_notify_reap(int *status, pid_t pid, apr_time_t until);
 
 #endif
