@@ -102,6 +102,9 @@ void ax_unlock(ax_ctx_t *ctx);
  * on SIGINT/SIGTERM. */
 acme_job_env_t ax_job_env(ax_ctx_t *ctx);
 
+/* "YYYY-MM-DDTHH:MM:SSZ" (UTC), as the status JSON writes times. In p. */
+const char *ax_time_str(apr_pool_t *p, apr_time_t t);
+
 /* Did SIGINT or SIGTERM arrive? */
 int ax_interrupted(void);
 

@@ -467,3 +467,14 @@ acme_job_env_t ax_job_env(ax_ctx_t *ctx)
     env.baton = ctx;
     return env;
 }
+
+const char *ax_time_str(apr_pool_t *p, apr_time_t t)
+{
+    apr_time_exp_t e;
+    apr_size_t n = 0;
+    char buf[32];
+
+    apr_time_exp_gmt(&e, t);
+    apr_strftime(buf, &n, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &e);
+    return apr_pstrndup(p, buf, n);
+}

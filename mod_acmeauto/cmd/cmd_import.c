@@ -110,17 +110,6 @@ static const char *module_account_id(apr_pool_t *p,
     return acme_job_account_id(p, server, eab ? eab->kid : NULL);
 }
 
-static const char *time_str(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t e;
-    apr_size_t n = 0;
-    char buf[32];
-
-    apr_time_exp_gmt(&e, t);
-    apr_strftime(buf, &n, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &e);
-    return apr_pstrndup(p, buf, n);
-}
-
 /* Certbot names a CA's account directory after host[:port]/path of its
  * directory URL (certbot's server_path); a query is not part of it. */
 static const char *server_path(apr_pool_t *p, const char *url)
@@ -441,7 +430,7 @@ static cb_cert_t *read_cert(apr_pool_t *p, const char *dir, const char *name)
                              apr_time_now()) != APR_SUCCESS) {
         c->why = c->info->not_after <= apr_time_now()
                ? apr_psprintf(p, "expired on %s",
-                              time_str(p, c->info->not_after))
+                              ax_time_str(p, c->info->not_after))
                : why;
     }
     OPENSSL_cleanse((char *)key_text, klen);
@@ -620,8 +609,8 @@ static void plan_domain(import_t *im, ax_ctx_t *ctx, apr_pool_t *p,
     if (mine >= pd->cert->info->not_after) {
         pd->why = apr_psprintf(p, "the module's own certificate is valid "
                                "until %s, Certbot's %s only until %s",
-                               time_str(p, mine), pd->cert->name,
-                               time_str(p, pd->cert->info->not_after));
+                               ax_time_str(p, mine), pd->cert->name,
+                               ax_time_str(p, pd->cert->info->not_after));
         pd->cert = NULL;
         return;
     }
@@ -882,7 +871,7 @@ static int import_cert(ax_ctx_t *ctx, import_t *im, const plan_dom_t *pd,
     }
     printf("%s: %s Certbot's %s (serial %s, valid until %s, %s): %s\n",
            d->name, im->dry_run ? "would stage" : "staged", c->name,
-           c->info->serial_hex, time_str(p, c->info->not_after),
+           c->info->serial_hex, ax_time_str(p, c->info->not_after),
            acme_key_type_name(c->type), d->auto_restart
            ? "the server makes it live with its own graceful restart"
            : "ACMEAutoRestart is off: run 'apachectl graceful' to make it "

@@ -61,17 +61,6 @@ typedef struct {
     int ref_fd;               /* the staged set's name goes back here */
 } renew_baton_t;
 
-static const char *time_str(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t e;
-    apr_size_t n = 0;
-    char buf[32];
-
-    apr_time_exp_gmt(&e, t);
-    apr_strftime(buf, &n, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &e);
-    return apr_pstrndup(p, buf, n);
-}
-
 /* --- reading the store ------------------------------------------------- */
 
 /* area/[sub/]file of the store. As root through acme_safe: no links, the
@@ -331,7 +320,7 @@ static int renew_as_user(ax_ctx_t *ctx, void *baton)
         if (!verdict_for(&h, ctx, d, ref.digest, p)
             || strcmp(ref.digest, b->seen)) {
             ax_info(ctx, "%s: the background job made a new certificate at "
-                    "%s; taking that one", d->name, time_str(p, ref.made));
+                    "%s; taking that one", d->name, ax_time_str(p, ref.made));
             goto done;
         }
         acme_store_remove_dir(acme_store_path(p, ctx->store,
@@ -436,7 +425,7 @@ static int judged(ax_ctx_t *ctx, const acme_conf_domain_t *d,
     read_live(&lv, ctx, d, p);
     if (lv.serial) {
         printf("%s: new certificate live: serial %s, valid until %s\n",
-               d->name, lv.serial, time_str(p, lv.not_after));
+               d->name, lv.serial, ax_time_str(p, lv.not_after));
     }
     else {
         printf("%s: new certificate live\n", d->name);
@@ -486,7 +475,7 @@ static int wait_live(ax_ctx_t *ctx, const acme_conf_domain_t *d,
         if (now < release && !held_said) {
             ax_info(ctx, "%s: the new certificate goes live at %s "
                     "(ACMEActivationDelay)%s", d->name,
-                    time_str(p, release), release > until
+                    ax_time_str(p, release), release > until
                     ? "; the server makes it live then by itself" : "");
             held_said = 1;
             if (release > until) {
@@ -556,7 +545,7 @@ static int due(const acme_conf_domain_t *d, const live_t *lv, const acme_state_t
     ari = v.ari_renew_at && v.ari_renew_at < v.renew_at;
     at = ari ? v.ari_renew_at : v.renew_at;
     printf("%s: not due until %s (%s); --force renews now\n", d->name,
-           time_str(p, at), ari ? "ari" : "window");
+           ax_time_str(p, at), ari ? "ari" : "window");
     return 0;
 }
 

@@ -147,17 +147,6 @@ static int parse_args(revoke_args_t *a, apr_pool_t *p, int argc,
 
 /* --- reading what is to be revoked (root) ---------------------------- */
 
-static const char *time_str(apr_pool_t *p, apr_time_t t)
-{
-    apr_time_exp_t tm;
-    char buf[32];
-    apr_size_t n;
-
-    apr_time_exp_gmt(&tm, t);
-    apr_strftime(buf, &n, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return apr_pstrdup(p, buf);
-}
-
 /* Parses t->pem: the leaf's DER and facts. *why on failure. */
 static apr_status_t parse_target(target_t *t, X509 **leaf, const char **why,
                                  apr_pool_t *p)
@@ -361,7 +350,7 @@ static const char *describe(apr_pool_t *p, const target_t *t)
     return apr_psprintf(p, "serial %s, %s, valid until %s",
                         t->info->serial_hex,
                         acme_str_join(p, t->info->names, " "),
-                        time_str(p, t->info->not_after));
+                        ax_time_str(p, t->info->not_after));
 }
 
 static int revoke_as_user(ax_ctx_t *ctx, void *baton)
