@@ -267,7 +267,14 @@ int ax_cmd_account(ax_ctx_t *ctx, int argc, const char *const *argv)
                  "configured ones are:", only);
         run.cas = configured_cas(ctx, NULL, 0);
         for (i = 0; i < run.cas->nelts; i++) {
-            fprintf(stderr, "  %s\n", APR_ARRAY_IDX(run.cas, i, ca_t).url);
+            const char *url = APR_ARRAY_IDX(run.cas, i, ca_t).url;
+            int k, seen = 0;
+            for (k = 0; k < i && !seen; k++) {    /* once, whatever key ids */
+                seen = !strcmp(url, APR_ARRAY_IDX(run.cas, k, ca_t).url);
+            }
+            if (!seen) {
+                fprintf(stderr, "  %s\n", url);
+            }
         }
         return AX_CONFIG;
     }

@@ -724,8 +724,9 @@ static int import_account(ax_ctx_t *ctx, import_t *im, const target_t *t,
         return AX_OK;
     }
     if (known < 0) {
-        printf("account %s: skipped: the module has its own account at %s "
-               "(%s) and keeps it\n", t->from->url, t->server, have);
+        printf("account %s: skipped for accounts/%s: the module has its "
+               "own account at %s (%s) and keeps it\n", t->from->url, t->id,
+               t->server, have);
         return AX_OK;
     }
     if (!im->dry_run && !write_account(ctx, t, p)) {
@@ -734,9 +735,9 @@ static int import_account(ax_ctx_t *ctx, import_t *im, const target_t *t,
                  t->id);
         return AX_FAILED;
     }
-    printf("account %s: %s for %s (from %s)\n", t->from->url,
-           im->dry_run ? "would be imported" : "imported", t->server,
-           t->from->dir);
+    printf("account %s: %s for %s as accounts/%s (from %s)\n",
+           t->from->url, im->dry_run ? "would be imported" : "imported",
+           t->server, t->id, t->from->dir);
     return AX_OK;
 }
 

@@ -319,8 +319,10 @@ static int renew_as_user(ax_ctx_t *ctx, void *baton)
     if (staged_set(&ref, ctx, d, p)) {
         if (!verdict_for(&h, ctx, d, ref.digest, p)
             || strcmp(ref.digest, b->seen)) {
-            ax_info(ctx, "%s: the background job made a new certificate at "
-                    "%s; taking that one", d->name, ax_time_str(p, ref.made));
+            ax_info(ctx, "%s: a new certificate was staged at %s (by the "
+                    "background job, or an earlier acmeauto run) and not yet "
+                    "made live; taking that one", d->name,
+                    ax_time_str(p, ref.made));
             goto done;
         }
         acme_store_remove_dir(acme_store_path(p, ctx->store,
