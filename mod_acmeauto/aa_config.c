@@ -525,37 +525,26 @@ static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
-static const char *set_auto_restart(cmd_parms *cmd, void *dc, const char *arg)
+/* on | off into *out. */
+static const char *on_off(cmd_parms *cmd, const char *arg, int *out)
 {
-    if (!strcasecmp(arg, "on")) {
-        conf_of(cmd)->auto_restart = 1;
-    }
-    else if (!strcasecmp(arg, "off")) {
-        conf_of(cmd)->auto_restart = 0;
-    }
-    else {
+    if (strcasecmp(arg, "on") && strcasecmp(arg, "off")) {
         return bad(cmd, arg, "must be on or off");
     }
+    *out = !strcasecmp(arg, "on");
     return NULL;
+}
+
+static const char *set_auto_restart(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return on_off(cmd, arg, &conf_of(cmd)->auto_restart);
 }
 
 static const char *set_status(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = main_server_only(cmd);
 
-    if (err) {
-        return err;
-    }
-    if (!strcasecmp(arg, "on")) {
-        conf_of(cmd)->status = 1;
-    }
-    else if (!strcasecmp(arg, "off")) {
-        conf_of(cmd)->status = 0;
-    }
-    else {
-        return bad(cmd, arg, "must be on or off");
-    }
-    return NULL;
+    return err ? err : on_off(cmd, arg, &conf_of(cmd)->status);
 }
 
 /* For a number without unit: the readings that the directive accepts,
