@@ -93,6 +93,9 @@ def test_import_certbot(apache, pebble, faultproxy, pki, tmp_path):
     assert "account %s: skipped: its CA (ca.elsewhere.test/directory) is no ACMEServer " \
         "here (%s)" % (account_url, os.path.join(elsewhere, "0123abcd")) in out, out
     assert "%s: skipped: no valid Certbot certificate covers its names" % other in out, r.stdout + r.stderr
+    # other failed for want of EAB values: with the account imported, its
+    # back-off is cleared
+    assert "%s: its CA's account is imported" % other in out, r.stdout + r.stderr
     assert "SSLCertificateFile" in out and "certbot.timer" in out, r.stdout + r.stderr
     served = a.wait_cert(name, timeout=60)
     assert int(served.serial, 16) == int(theirs.serial, 16), served.summary()
