@@ -13,6 +13,7 @@ helpers (vhost builders, dns_query, verify_chain) from here.
 
 import base64
 import http.client
+import fcntl
 import json
 import os
 import pwd
@@ -1149,6 +1150,28 @@ class Apache:
                 raise AssertionError("%s not reached in %ss; state/%s.json: %s\n%s" % (
                     what, timeout, name, json.dumps(st, indent=1), self.diagnostics()))
             time.sleep(0.25)
+
+    def wait_job_idle(self, timeout=20):
+        """Returns once no job tick runs: the job holds state/job.lock (a
+        POSIX record lock, as APR takes it) for the whole of a tick. Taking it for a moment only makes
+        the job skip a second."""
+        path = os.path.join(self.store_dir, "state", "job.lock")
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path):
+            assert time.monotonic() < deadline, "no %s" % path
+            time.sleep(0.1)
+        fd = os.open(path, os.O_RDWR)
+        try:
+            while True:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.lockf(fd, fcntl.LOCK_UN)
+                    return
+                except OSError:
+                    assert time.monotonic() < deadline, "the job stays busy"
+                    time.sleep(0.05)
+        finally:
+            os.close(fd)
 
     def store_files(self):
         out = []
