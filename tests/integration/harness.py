@@ -80,6 +80,7 @@ BASE_MODULES = (
     ("dir_module", "mod_dir.so"),
 )
 
+THREADS_PER_CHILD = 25
 LOG_TAIL_LINES = int(os.environ.get("ACMEAUTO_LOG_LINES", "120"))
 
 # Log files shown (from where they stood when the test started) in the report
@@ -883,7 +884,7 @@ class Apache:
             "Listen %s:%d https" % (LOOPBACK, HTTPS_PORT),
             "TypesConfig /etc/mime.types",
             "StartServers 2",
-            "ThreadsPerChild 25",
+            "ThreadsPerChild %d" % THREADS_PER_CHILD,
             "MaxRequestWorkers 100",
             "GracefulShutdownTimeout 5",
             "SSLSessionCache shmcb:%s/ssl_scache(512000)" % self.run_dir,
@@ -974,22 +975,33 @@ class Apache:
         return out
 
     def wait_children_started(self, timeout=5.0):
-        """Wait (bounded) until every child is past its start-up, i.e. runs
-        more than its main thread. httpd's event MPM exits from the signal
+        """Wait (bounded) until every young child is past its start-up, i.e.
+        runs all its worker threads. httpd's event MPM exits from the signal
         handler when a child gets SIGTERM during start-up; if that child is
         inside malloc then, library exit handlers (gnutls, through libcurl
         and libldap) hang on the malloc lock until httpd SIGKILLs it ~10 s
-        later. A stop right after a graceful restart would meet that."""
+        later. A stop right after a graceful restart would meet that.
+        Modules start threads of their own (mod_watchdog's) before the
+        MPM's, so "more than one thread" is not enough: a child counts as
+        started with ThreadsPerChild workers. Children older than a few
+        seconds are past start-up whatever their count (an old generation
+        winding down has fewer threads)."""
         deadline = time.monotonic() + timeout
+        tick = os.sysconf("SC_CLK_TCK")
         while time.monotonic() < deadline:
             starting = 0
+            with open("/proc/uptime") as f:
+                uptime = float(f.read().split()[0])
             for pid in self.children():
                 try:
                     with open("/proc/%d/status" % pid) as f:
                         threads = int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
-                except (OSError, AttributeError):
+                    with open("/proc/%d/stat" % pid) as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    age = uptime - int(fields[19]) / tick
+                except (OSError, AttributeError, IndexError, ValueError):
                     continue
-                starting += threads <= 1
+                starting += threads < THREADS_PER_CHILD and age < 3.0
             if not starting:
                 return True
             time.sleep(0.05)
