@@ -299,7 +299,7 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
-    acme_job_env_t env = { server_stopping, job_log, s, 0, 0, NULL };
+    acme_job_env_t env = { server_stopping, job_log, s, 0, 0, NULL, NULL };
     acme_domain_spec_t spec;
     acme_error_t *err;
     apr_interval_time_t delay;
@@ -355,7 +355,7 @@ static void check_ari(child_ctx_t *ctx, int i, apr_pool_t *p, apr_time_t now)
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
     acme_job_env_t env = { server_stopping, job_log, ctx->g->main_server,
-                           0, 0, NULL };
+                           0, 0, NULL, NULL };
     acme_domain_spec_t spec;
 
     aa_domain_spec_at(&spec, d, current_index(d, st));

@@ -2,6 +2,7 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <apr_date.h>
+#include <apr_thread_mutex.h>
 
 #include "acme_client.h"
 #include "acme_crypto.h"
@@ -23,6 +24,103 @@ apr_status_t acme_client_create(acme_client_t **client, apr_pool_t *p,
     c->poll_timeout = apr_time_from_sec(300);
     *client = c;
     return APR_SUCCESS;
+}
+
+/* Enough for the orders a run keeps in flight at one CA; the newest are
+ * used first (an old one may have expired at the CA). */
+#define SHARED_NONCES 32
+#define NONCE_MAX 256
+
+struct acme_ca_share_t {
+    apr_pool_t *pool;               /* its own allocator: used by any thread
+                                     * holding lock */
+    apr_thread_mutex_t *lock;       /* dir, have_dir, nonces, counts */
+    apr_thread_mutex_t *account;    /* acme_ca_share_lock */
+    acme_directory_t dir;
+    int have_dir;
+    char nonces[SHARED_NONCES][NONCE_MAX];
+    int n_nonces;
+    int directory_gets, nonce_heads;
+};
+
+static apr_status_t share_cleanup(void *data)
+{
+    acme_ca_share_t *share = data;
+
+    apr_thread_mutex_destroy(share->lock);
+    apr_thread_mutex_destroy(share->account);
+    apr_pool_destroy(share->pool);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_ca_share_create(acme_ca_share_t **share, apr_pool_t *p)
+{
+    acme_ca_share_t *sh = apr_pcalloc(p, sizeof(*sh));
+    apr_status_t rv;
+
+    if ((rv = apr_pool_create_unmanaged_ex(&sh->pool, NULL, NULL))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = apr_thread_mutex_create(&sh->lock, APR_THREAD_MUTEX_DEFAULT,
+                                      sh->pool)) != APR_SUCCESS
+        || (rv = apr_thread_mutex_create(&sh->account,
+                                         APR_THREAD_MUTEX_DEFAULT, sh->pool))
+           != APR_SUCCESS) {
+        apr_pool_destroy(sh->pool);
+        return rv;
+    }
+    apr_pool_cleanup_register(p, sh, share_cleanup, apr_pool_cleanup_null);
+    *share = sh;
+    return APR_SUCCESS;
+}
+
+void acme_ca_share_lock(acme_ca_share_t *share)
+{
+    apr_thread_mutex_lock(share->account);
+}
+
+void acme_ca_share_unlock(acme_ca_share_t *share)
+{
+    apr_thread_mutex_unlock(share->account);
+}
+
+void acme_ca_share_counts(acme_ca_share_t *share, int *directory_gets,
+                          int *nonce_heads)
+{
+    apr_thread_mutex_lock(share->lock);
+    *directory_gets = share->directory_gets;
+    *nonce_heads = share->nonce_heads;
+    apr_thread_mutex_unlock(share->lock);
+}
+
+/* Into the shared pool; the oldest goes when it is full. */
+static void share_put_nonce(acme_ca_share_t *sh, const char *n)
+{
+    apr_thread_mutex_lock(sh->lock);
+    if (sh->n_nonces == SHARED_NONCES) {
+        memmove(sh->nonces[0], sh->nonces[1],
+                (SHARED_NONCES - 1) * sizeof(sh->nonces[0]));
+        sh->n_nonces--;
+    }
+    memcpy(sh->nonces[sh->n_nonces++], n, strlen(n) + 1);
+    apr_thread_mutex_unlock(sh->lock);
+}
+
+/* The newest unused nonce into c's own buffer; 0 when there is none. */
+static int share_take_nonce(acme_client_t *c)
+{
+    acme_ca_share_t *sh = c->share;
+    int got = 0;
+
+    apr_thread_mutex_lock(sh->lock);
+    if (sh->n_nonces > 0) {
+        memcpy(c->nonce_buf, sh->nonces[--sh->n_nonces], NONCE_MAX);
+        c->nonce = c->nonce_buf;
+        got = 1;
+    }
+    apr_thread_mutex_unlock(sh->lock);
+    return got;
 }
 
 apr_status_t acme_client_fail(acme_client_t *c, apr_status_t rv,
@@ -139,7 +237,9 @@ apr_status_t acme_directory_parse(acme_directory_t *dir, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-apr_status_t acme_directory_fetch(acme_client_t *c)
+/* GET and parse the directory into dir, allocated in dp. */
+static apr_status_t get_directory(acme_client_t *c, acme_directory_t *dir,
+                                  apr_pool_t *dp)
 {
     const char *activity = apr_psprintf(c->pool, "reading the ACME directory "
                                         "%s", c->directory_url);
@@ -148,9 +248,6 @@ apr_status_t acme_directory_fetch(acme_client_t *c)
     json_t *doc;
     apr_status_t rv;
 
-    if (c->have_dir) {
-        return APR_SUCCESS;
-    }
     apr_pool_create(&tmp, c->pool);
     rv = c->http->request(c->http, &resp, tmp, "GET", c->directory_url,
                           NULL, NULL, 0);
@@ -178,19 +275,51 @@ apr_status_t acme_directory_fetch(acme_client_t *c)
                               "directory URL");
         goto out;
     }
-    if ((rv = acme_directory_parse(&c->dir, c->pool, doc)) != APR_SUCCESS) {
+    if ((rv = acme_directory_parse(dir, dp, doc)) != APR_SUCCESS) {
         rv = acme_client_fail(c, rv, ACME_FAIL_CONFIG, activity,
                   "the document lacks newNonce, newAccount or newOrder",
                   "check that ACMEServer is the CA's ACME directory URL");
         goto out;
     }
-    c->have_dir = 1;
 out:
     apr_pool_destroy(tmp);
     return rv;
 }
 
-static void take_nonce(acme_client_t *c, const acme_http_response_t *resp)
+apr_status_t acme_directory_fetch(acme_client_t *c)
+{
+    acme_ca_share_t *sh = c->share;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (c->have_dir) {
+        return APR_SUCCESS;
+    }
+    if (!sh) {
+        if ((rv = get_directory(c, &c->dir, c->pool)) == APR_SUCCESS) {
+            c->have_dir = 1;
+        }
+        return rv;
+    }
+    /* The others wait for the one fetch rather than make their own. */
+    apr_thread_mutex_lock(sh->lock);
+    if (!sh->have_dir) {
+        sh->directory_gets++;
+        if ((rv = get_directory(c, &sh->dir, sh->pool)) == APR_SUCCESS) {
+            sh->have_dir = 1;
+        }
+    }
+    if (sh->have_dir) {
+        c->dir = sh->dir;    /* its strings live as long as the share */
+        c->have_dir = 1;
+    }
+    apr_thread_mutex_unlock(sh->lock);
+    return rv;
+}
+
+/* The nonce resp came with: for c's next request, or with a share (and
+ * !own) for whichever of its clients needs one next. */
+static void take_nonce(acme_client_t *c, const acme_http_response_t *resp,
+                       int own)
 {
     const char *n = apr_table_get(resp->headers, "Replay-Nonce");
 
@@ -198,10 +327,15 @@ static void take_nonce(acme_client_t *c, const acme_http_response_t *resp)
      * One buffer for all of them: a long job does not grow with its
      * requests. */
     c->nonce = NULL;
-    if (acme_token_is_valid(n) && strlen(n) < sizeof(c->nonce_buf)) {
-        memcpy(c->nonce_buf, n, strlen(n) + 1);
-        c->nonce = c->nonce_buf;
+    if (!acme_token_is_valid(n) || strlen(n) >= sizeof(c->nonce_buf)) {
+        return;
     }
+    if (c->share && !own) {
+        share_put_nonce(c->share, n);
+        return;
+    }
+    memcpy(c->nonce_buf, n, strlen(n) + 1);
+    c->nonce = c->nonce_buf;
 }
 
 /* An https directory hands out https URLs only: a plain http:// URL from
@@ -229,12 +363,17 @@ static apr_status_t fetch_nonce(acme_client_t *c, apr_pool_t *p)
         != APR_SUCCESS) {
         return rv;
     }
+    if (c->share) {
+        apr_thread_mutex_lock(c->share->lock);
+        c->share->nonce_heads++;
+        apr_thread_mutex_unlock(c->share->lock);
+    }
     rv = c->http->request(c->http, &resp, p, "HEAD", c->dir.new_nonce,
                           NULL, NULL, 0);
     if (rv != APR_SUCCESS) {
         return transport_fail(c, rv, "getting a nonce");
     }
-    take_nonce(c, resp);
+    take_nonce(c, resp, 1);
     if (!c->nonce) {
         return acme_client_fail(c, APR_EGENERAL, ACME_FAIL_TRANSIENT, "getting a nonce",
                     apr_psprintf(p, "HTTP %d without Replay-Nonce",
@@ -260,7 +399,8 @@ static apr_status_t post_once(acme_client_t *c, acme_http_response_t **resp,
     apr_status_t rv;
 
     if ((rv = check_url(c, url, "sending a request")) != APR_SUCCESS
-        || (!c->nonce && (rv = fetch_nonce(c, p)) != APR_SUCCESS)) {
+        || (!c->nonce && !(c->share && share_take_nonce(c))
+            && (rv = fetch_nonce(c, p)) != APR_SUCCESS)) {
         return rv;
     }
     json_object_set_new(hdr, "nonce", json_string(c->nonce));
@@ -287,7 +427,7 @@ static apr_status_t post_once(acme_client_t *c, acme_http_response_t **resp,
     if (rv != APR_SUCCESS) {
         return transport_fail(c, rv, apr_psprintf(p, "POST %s", url));
     }
-    take_nonce(c, *resp);
+    take_nonce(c, *resp, 0);
     return APR_SUCCESS;
 }
 

@@ -28,9 +28,29 @@ typedef struct {
     apr_array_header_t *profiles;
 } acme_directory_t;
 
+/* What the clients of one CA share within one run of the job, when
+ * several orders run at once: the directory, fetched once, and a pool
+ * of unused nonces that every answer feeds, so that no order spends a
+ * request on either. Thread-safe; it outlives the clients that use it. */
+typedef struct acme_ca_share_t acme_ca_share_t;
+
+/* In p, which must not be used by other threads meanwhile. */
+apr_status_t acme_ca_share_create(acme_ca_share_t **share, apr_pool_t *p);
+
+/* Held around work only one client of the CA may do at a time
+ * (registering the account, whose EAB values are single use). */
+void acme_ca_share_lock(acme_ca_share_t *share);
+void acme_ca_share_unlock(acme_ca_share_t *share);
+
+/* Requests the share's clients sent: directory GETs, nonce HEADs. For
+ * the tests that count them. */
+void acme_ca_share_counts(acme_ca_share_t *share, int *directory_gets,
+                          int *nonce_heads);
+
 typedef struct {
     apr_pool_t *pool;
     acme_http_t *http;
+    acme_ca_share_t *share;         /* NULL: this client alone */
     const char *directory_url;      /* byte for byte as configured */
     acme_directory_t dir;
     int have_dir;
@@ -43,8 +63,12 @@ typedef struct {
     int (*should_abort)(void *baton);
     void *abort_baton;
     /* Poll pacing: used when the server gives no Retry-After. */
-    apr_interval_time_t poll_interval;
+    apr_interval_time_t poll_interval;  /* the longest pause of a poll */
     apr_interval_time_t poll_timeout;
+    /* Done once, at the next pause between polls, instead of (part of)
+     * the pause; then cleared. NULL: nothing. */
+    void (*on_wait)(void *baton);
+    void *on_wait_baton;
 } acme_client_t;
 
 typedef struct {

@@ -249,7 +249,24 @@ static apr_status_t adopt_account(job_t *job, const char *legacy,
  * earlier version stored, or registers one. The account is written to
  * the store right after the CA confirms it, before anything else can
  * fail, so the EAB (single use at many CAs) is spent once. */
+static apr_status_t setup_account_alone(job_t *job);
+
+/* Orders at one CA that run at once register the account once: the
+ * others wait and then find it in the store. */
 static apr_status_t setup_account(job_t *job)
+{
+    apr_status_t rv;
+
+    if (!job->env->share) {
+        return setup_account_alone(job);
+    }
+    acme_ca_share_lock(job->env->share);
+    rv = setup_account_alone(job);
+    acme_ca_share_unlock(job->env->share);
+    return rv;
+}
+
+static apr_status_t setup_account_alone(job_t *job)
 {
     acme_client_t *c = job->client;
     const char *id = acme_job_account_id(job->p, job->d->server_url,
@@ -532,6 +549,22 @@ static apr_status_t finalize(job_t *job, acme_key_type_e t, acme_order_t **o)
     return acme_order_finalize(o, c, job->p, *o, csr);
 }
 
+/* The certificate key is made while the CA validates (the first pause
+ * between polls), not after: off the order's critical path. */
+static void make_key_while_waiting(void *baton)
+{
+    job_t *job = baton;
+    EVP_PKEY *key;
+
+    order_key(job, (acme_key_type_e)job->key_type, &key);
+}
+
+static int order_not_ready(const acme_client_t *c)
+{
+    return c->error && c->error->type
+           && !strcmp(c->error->type, "orderNotReady");
+}
+
 /* One order, from its creation (or resumption) to the checked chain. */
 static apr_status_t run_order(job_t *job, acme_key_type_e t)
 {
@@ -541,17 +574,36 @@ static apr_status_t run_order(job_t *job, acme_key_type_e t)
     apr_size_t len;
     apr_status_t rv;
 
-    if ((rv = open_order(job, t, &o)) != APR_SUCCESS
-        || (!strcmp(o->status, "pending")
-            && (rv = acme_job_authorize(job, o)) != APR_SUCCESS)
-        || ((!strcmp(o->status, "pending") || !strcmp(o->status, "ready"))
+    if ((rv = open_order(job, t, &o)) != APR_SUCCESS) {
+        goto out;
+    }
+    if (!strcmp(o->status, "pending")) {
+        job->key_type = t;
+        c->on_wait = make_key_while_waiting;
+        c->on_wait_baton = job;
+        rv = acme_job_authorize(job, o);
+        c->on_wait = NULL;
+        if (rv != APR_SUCCESS) {
+            goto out;
+        }
+    }
+    if (!strcmp(o->status, "pending") || !strcmp(o->status, "ready")) {
+        /* Every authorization is valid now, so the order is ready (RFC
+         * 8555 §7.1.6): finalizing at once saves a poll. A CA that lags
+         * behind answers orderNotReady, and is waited for. */
+        rv = finalize(job, t, &o);
+        if (rv != APR_SUCCESS && order_not_ready(c)
             && (rv = acme_order_wait(&o, c, job->p, o->url, "ready"))
-               != APR_SUCCESS)
-        || (!strcmp(o->status, "ready")
-            && (rv = finalize(job, t, &o)) != APR_SUCCESS)
-        || (strcmp(o->status, "valid")
-            && (rv = acme_order_wait(&o, c, job->p, o->url, "valid"))
-               != APR_SUCCESS)) {
+               == APR_SUCCESS) {
+            rv = finalize(job, t, &o);
+        }
+        if (rv != APR_SUCCESS) {
+            goto out;
+        }
+    }
+    if (strcmp(o->status, "valid")
+        && (rv = acme_order_wait(&o, c, job->p, o->url, "valid"))
+           != APR_SUCCESS) {
         goto out;
     }
     if (!o->certificate_url) {
@@ -715,6 +767,7 @@ static apr_status_t job_init(job_t *job, acme_error_t **err)
     if (!env->http) {
         acme_http_curl_set_proxy(http, job->d->http_proxy);
     }
+    job->client->share = env->share;
     job->client->should_abort = env->should_abort;
     job->client->abort_baton = env->baton;
     http->should_abort = env->should_abort;
@@ -728,7 +781,7 @@ apr_status_t acme_job_ari(acme_ari_t *ari, acme_error_t **err, apr_pool_t *p,
                           const acme_domain_spec_t *d, const char *cert_id,
                           const acme_job_env_t *env)
 {
-    job_t job = { p, d, NULL, env, NULL, NULL, NULL, NULL, 0 };
+    job_t job = { p, d, NULL, env, NULL, NULL, NULL, NULL, 0, 0 };
     apr_status_t rv;
 
     if ((rv = job_init(&job, err)) != APR_SUCCESS) {
@@ -746,7 +799,7 @@ apr_status_t acme_job_issue(acme_error_t **err, apr_pool_t *p,
                             const acme_store_t *store,
                             const acme_job_env_t *env)
 {
-    job_t job = { p, d, store, env, NULL, NULL, NULL, NULL, 0 };
+    job_t job = { p, d, store, env, NULL, NULL, NULL, NULL, 0, 0 };
     apr_status_t rv;
     int i;
 
@@ -789,7 +842,7 @@ apr_status_t acme_job_account(acme_client_t **client, acme_error_t **err,
                               const acme_store_t *store,
                               const acme_job_env_t *env)
 {
-    job_t job = { p, d, store, env, NULL, NULL, NULL, NULL, 0 };
+    job_t job = { p, d, store, env, NULL, NULL, NULL, NULL, 0, 0 };
     apr_status_t rv;
 
     if ((rv = job_init(&job, err)) != APR_SUCCESS) {

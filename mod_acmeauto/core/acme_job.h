@@ -53,6 +53,9 @@ typedef struct {
      * (e.g. a scripted fake in the unit tests), it must outlive the job;
      * its should_abort is set to the job's. */
     acme_http_t *http;
+    /* Shared with the other orders at the same CA that run at once (the
+     * directory, the nonces, one registration at a time); NULL: none. */
+    acme_ca_share_t *share;
 } acme_job_env_t;
 
 /* Runs one order per key type for d and stages the results in

@@ -19,6 +19,9 @@ typedef struct {
                                      * " type type": failed at the CA in
                                      * this run, not to be chosen again */
     int profile_noted;              /* said once that the CA lacks it */
+    int key_type;                   /* acme_key_type_e of the order at
+                                     * hand: its key is made while the CA
+                                     * validates */
 } acme_job_t;
 
 typedef struct {

@@ -10,6 +10,7 @@
 
 #define ORDER_AUTHZ_MAX 100
 #define POLL_MAX_WAIT apr_time_from_sec(60)
+#define POLL_FIRST apr_time_from_msec(50)
 
 static const char *url_or_null(const json_t *obj, const char *key)
 {
@@ -235,29 +236,50 @@ static apr_status_t authz_failed(acme_client_t *c, const acme_authz_t *a,
 }
 
 /* How long to wait before polling again: the server's Retry-After when
- * given (bounded), else our interval. */
+ * given (bounded); else *step, which starts at POLL_FIRST and doubles up
+ * to the client's interval. A CA that validates at once is asked again
+ * within tens of milliseconds, one that takes minutes about once per
+ * interval. */
 static apr_interval_time_t poll_delay(acme_client_t *c,
-                                      const acme_http_response_t *resp)
+                                      const acme_http_response_t *resp,
+                                      apr_interval_time_t *step)
 {
     apr_interval_time_t d = acme_retry_after(resp, apr_time_now());
 
-    if (d <= 0) {
-        return c->poll_interval;
+    if (d > 0) {
+        return d > POLL_MAX_WAIT ? POLL_MAX_WAIT : d;
     }
-    return d > POLL_MAX_WAIT ? POLL_MAX_WAIT : d;
+    d = *step ? *step : POLL_FIRST;
+    if (d > c->poll_interval) {
+        d = c->poll_interval;
+    }
+    *step = 2 * d;
+    return d;
 }
 
 /* Between two polls: gives up at the deadline (a per-job bound on orders
- * stuck in "processing"), or when the server is stopping. */
+ * stuck in "processing"), or when the server is stopping. Work the job
+ * left for the wait (c->on_wait: the certificate key) is done first and
+ * counts towards the pause. */
 static apr_status_t poll_pause(acme_client_t *c,
                                const acme_http_response_t *resp,
-                               apr_time_t deadline, const char *activity)
+                               apr_time_t deadline, const char *activity,
+                               apr_interval_time_t *step)
 {
-    if (apr_time_now() > deadline) {
+    apr_interval_time_t d = poll_delay(c, resp, step);
+    apr_time_t started = apr_time_now();
+
+    if (started > deadline) {
         return acme_client_fail(c, APR_TIMEUP, ACME_FAIL_TRANSIENT, activity,
                                 "the CA did not finish in time", NULL);
     }
-    if (acme_client_pause(c, poll_delay(c, resp))) {
+    if (c->on_wait) {
+        void (*work)(void *) = c->on_wait;
+        c->on_wait = NULL;
+        work(c->on_wait_baton);
+        d -= apr_time_now() - started;
+    }
+    if (d > 0 && acme_client_pause(c, d)) {
         return acme_client_fail(c, APR_EINTR, ACME_FAIL_TRANSIENT, activity,
                                 "interrupted", NULL);
     }
@@ -276,6 +298,7 @@ apr_status_t acme_authz_wait(acme_authz_t **authz, acme_client_t *c,
     acme_http_response_t *resp;
     json_t *doc = NULL;
     apr_pool_t *round;
+    apr_interval_time_t step = 0;
     apr_status_t rv;
 
     for (;;) {
@@ -291,7 +314,7 @@ apr_status_t acme_authz_wait(acme_authz_t **authz, acme_client_t *c,
                 && strcmp((*authz)->status, "processing")) {
                 rv = authz_failed(c, *authz, doc, activity);
             }
-            else if ((rv = poll_pause(c, resp, deadline, activity))
+            else if ((rv = poll_pause(c, resp, deadline, activity, &step))
                      == APR_SUCCESS) {
                 apr_pool_destroy(round);
                 continue;
@@ -316,6 +339,7 @@ apr_status_t acme_order_wait(acme_order_t **order, acme_client_t *c,
     acme_http_response_t *resp;
     json_t *doc = NULL;
     apr_pool_t *round;
+    apr_interval_time_t step = 0;
     apr_status_t rv;
 
     for (;;) {
@@ -338,7 +362,7 @@ apr_status_t acme_order_wait(acme_order_t **order, acme_client_t *c,
                                                 c->error->detail);
                 rv = APR_EGENERAL;
             }
-            else if ((rv = poll_pause(c, resp, deadline, activity))
+            else if ((rv = poll_pause(c, resp, deadline, activity, &step))
                      == APR_SUCCESS) {
                 apr_pool_destroy(round);
                 continue;
