@@ -23,6 +23,7 @@
 #include "aa_config.h"
 #include "aa_ari.h"
 #include "aa_notify.h"
+#include "aa_orders.h"
 #include "acme_json.h"
 #include "acme_handoff.h"
 #include "acme_restart.h"
@@ -41,6 +42,12 @@ _Static_assert(AA_MAX_RETRY_DELAY == ACME_RETRY_DELAY_MAX,
 #define TICK apr_time_from_sec(1)
 #define CONFIG_PROBLEM_MIN_DELAY apr_time_from_sec(3600)
 #define AA_FAILOVER_AFTER 3
+/* New certificates that are staged close together go live with one
+ * graceful restart: it is asked for once no other set has been staged
+ * for AA_RESTART_QUIET, or AA_RESTART_LATEST after the first, whichever
+ * comes first (orders still in flight then resume in the next child). */
+#define AA_RESTART_QUIET apr_time_from_sec(2)
+#define AA_RESTART_LATEST apr_time_from_sec(30)
 
 /* The child's view of one domain between runs. */
 typedef struct {
@@ -60,7 +67,10 @@ typedef struct {
      * thread of its own and pools are not safe to share between threads. */
     apr_pool_t *keep;
     apr_file_t *lock;         /* state/job.lock: one job across generations */
-    int restart_wanted;       /* written once the tick is over */
+    int restart_wanted;       /* by the tick's thread only */
+    apr_time_t first_staged;  /* while restart_wanted: the first set */
+    apr_time_t last_staged;   /* ... and the latest */
+    apr_hash_t *ca_paused;    /* aa_orders_t.paused, in keep */
     apr_time_t next_check;
     job_state_t *states;      /* one per g->domains */
     apr_time_t note_mtime;    /* handoff/restart.json last looked at */
@@ -261,14 +271,18 @@ static void request_restart(child_ctx_t *ctx, aa_domain_t *d, apr_pool_t *p,
                      d->name);
         return;
     }
+    if (!ctx->restart_wanted) {
+        ctx->first_staged = apr_time_now();
+    }
     ctx->restart_wanted = 1;
+    ctx->last_staged = apr_time_now();
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AA_LOGNO(00303)
                  "%s: a new certificate is ready; asking for a graceful "
                  "restart to activate it", d->name);
 }
 
-/* Last thing in a tick: the restart ends this child, so nothing of the
- * job may still be running or allocated by then. */
+/* The restart ends this child: orders still in flight notice it and
+ * stop (they resume in the next child), and the tick returns. */
 static void send_restart_request(child_ctx_t *ctx, apr_pool_t *p)
 {
     const char *path = acme_store_path(p, ctx->g->store, ACME_AREA_STATE,
@@ -295,11 +309,23 @@ static const char *current_server(const aa_domain_t *d, const job_state_t *st)
     return APR_ARRAY_IDX(d->servers, current_index(d, st), const char *);
 }
 
-static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
+/* Did the CA ask us to slow down? Then its other orders wait. */
+static int pushed_back(const acme_error_t *err)
 {
+    return err->http_status == 429 || err->http_status == 503
+           || (err->type && !strcmp(err->type, "rateLimited"));
+}
+
+/* One domain's order, in a worker thread (aa_orders.c): it touches only
+ * this domain's state and files, and p, its own pool. */
+static void run_domain(child_ctx_t *ctx, aa_order_t *o, acme_ca_share_t *share,
+                       apr_pool_t *p)
+{
+    int i = o->index;
+    server_rec *s = ctx->g->main_server;
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
-    acme_job_env_t env = { server_stopping, job_log, s, 0, 0, NULL, NULL };
+    acme_job_env_t env = { server_stopping, job_log, s, 0, 0, NULL, share };
     acme_domain_spec_t spec;
     acme_error_t *err;
     apr_interval_time_t delay;
@@ -333,11 +359,17 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
                      "key is handed to the background job at the next "
                      "graceful restart", d->name, spec.server_url);
         st->next_attempt = apr_time_now() + d->retry_delay;
-        ctx->restart_wanted |= d->auto_restart;
+        o->restart_wanted = d->auto_restart;
         return;
     }
     st->failures++;
     delay = backoff(d, st, err);
+    if (pushed_back(err)) {
+        /* The CA's other orders wait as long as this one: its
+         * Retry-After, else this domain's back-off. */
+        o->ca_pushed_back = 1;
+        o->ca_retry_after = err->retry_after > 0 ? err->retry_after : delay;
+    }
     st->next_attempt = apr_time_now() + delay;
     aa_notify(&st->notify, d, AA_EV_ERRORED, p, s);
     save_state(ctx, i, p, err);
@@ -350,7 +382,8 @@ static void run_domain(child_ctx_t *ctx, int i, apr_pool_t *p, server_rec *s)
                  strcmp(next_url, spec.server_url) ? next_url : "");
 }
 
-static void check_ari(child_ctx_t *ctx, int i, apr_pool_t *p, apr_time_t now)
+static void check_ari(child_ctx_t *ctx, const aa_orders_t *q, int i,
+                      apr_pool_t *p, apr_time_t now)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
@@ -359,6 +392,8 @@ static void check_ari(child_ctx_t *ctx, int i, apr_pool_t *p, apr_time_t now)
     acme_domain_spec_t spec;
 
     aa_domain_spec_at(&spec, d, current_index(d, st));
+    /* One directory fetch per CA and tick, for ARI and orders alike. */
+    env.share = aa_orders_share(q, spec.server_url);
     aa_ari_check(&st->ari, d, &spec, &env, ctx->keep, p,
                  ctx->g->main_server, now);
     save_state(ctx, i, p, NULL);
@@ -472,13 +507,38 @@ static acme_sched_view_t sched_view(const aa_domain_t *d,
     return v;
 }
 
-static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
+/* After the domain's order (if any): a staged set is released, else
+ * the next time the domain needs the job goes into *next. */
+static void after_order(child_ctx_t *ctx, int i, apr_pool_t *p,
                         apr_time_t now, apr_time_t *next)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
     acme_sched_view_t v;
-    apr_time_t staged;
+    char *meta = NULL;
+    apr_size_t mlen = 0;
+    apr_time_t staged = read_staged(ctx, d, p, &meta, &mlen)
+                        ? staged_time(p, meta, mlen) : 0;
+
+    if (staged) {
+        release_staged(ctx, i, staged, p, now, next);
+        return;
+    }
+    st->restart_noted = 0;
+    v = sched_view(d, st);
+    *next = acme_sched_wakeup(&v, now, *next);
+}
+
+/* Everything for domain i but its order: the parent's verdict, ARI, the
+ * expiry notice. 1 when an order is due (the caller runs it, with the
+ * others, and then after_order). */
+static int tick_domain(child_ctx_t *ctx, const aa_orders_t *q, int i,
+                       apr_pool_t *p, apr_time_t now, apr_time_t *next)
+{
+    aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
+    job_state_t *st = &ctx->states[i];
+    acme_sched_view_t v;
+    apr_time_t staged, paused;
     char *meta = NULL;
     apr_size_t mlen = 0;
 
@@ -488,25 +548,100 @@ static void tick_domain(child_ctx_t *ctx, int i, apr_pool_t *p,
     }
     staged = staged_time(p, meta, mlen);
     if (!staged && d->is_live && now >= st->ari.next_check) {
-        check_ari(ctx, i, p, now);
+        check_ari(ctx, q, i, p, now);
     }
     if (d->is_live && d->expiring_at && now >= d->expiring_at) {
         aa_notify(&st->notify, d, AA_EV_EXPIRING, p, ctx->g->main_server);
     }
     v = sched_view(d, st);
     if (!staged && acme_sched_due(&v, now)) {
-        run_domain(ctx, i, p, ctx->g->main_server);
-        staged = read_staged(ctx, d, p, &meta, &mlen)
-                 ? staged_time(p, meta, mlen) : 0;
-        now = apr_time_now();
+        paused = aa_orders_paused_until(q, current_server(d, st), now);
+        if (!paused) {
+            return 1;
+        }
+        if (paused < *next) {
+            *next = paused;    /* its CA asked us to slow down */
+        }
+        return 0;
     }
-    if (staged) {
-        release_staged(ctx, i, staged, p, now, next);
+    after_order(ctx, i, p, now, next);
+    return 0;
+}
+
+/* What the orders of one tick share with the tick's thread. */
+typedef struct {
+    child_ctx_t *ctx;
+    apr_pool_t *p;            /* the tick's: its thread only */
+    apr_time_t *next;
+} tick_run_t;
+
+static void order_run(void *baton, aa_order_t *o, acme_ca_share_t *share,
+                      apr_pool_t *p)
+{
+    run_domain(((tick_run_t *)baton)->ctx, o, share, p);
+}
+
+static void order_finished(void *baton, aa_order_t *o)
+{
+    tick_run_t *run = baton;
+    child_ctx_t *ctx = run->ctx;
+    apr_pool_t *p;
+
+    if (o->state == AA_ORDER_DEFERRED) {
+        /* Not started: its CA pushed back (the next tick is due when the
+         * pause ends), or the server is stopping. */
+        if (o->deferred_until && o->deferred_until < *run->next) {
+            *run->next = o->deferred_until;
+        }
         return;
     }
-    st->restart_noted = 0;
-    v = sched_view(d, st);
-    *next = acme_sched_wakeup(&v, now, *next);
+    ctx->restart_wanted |= o->restart_wanted;
+    apr_pool_create(&p, run->p);
+    after_order(ctx, o->index, p, apr_time_now(), run->next);
+    apr_pool_destroy(p);
+}
+
+/* While orders run: the sets staged so far need not wait for the
+ * slowest order of the tick. */
+static void orders_meanwhile(void *baton)
+{
+    tick_run_t *run = baton;
+    child_ctx_t *ctx = run->ctx;
+    apr_time_t now = apr_time_now();
+    apr_pool_t *p;
+
+    if (!ctx->restart_wanted || server_stopping(NULL)
+        || (now - ctx->last_staged < AA_RESTART_QUIET
+            && now - ctx->first_staged < AA_RESTART_LATEST)) {
+        return;
+    }
+    apr_pool_create(&p, run->p);
+    send_restart_request(ctx, p);
+    apr_pool_destroy(p);
+}
+
+static int orders_stopping(void *baton)
+{
+    (void)baton;
+    return server_stopping(NULL);
+}
+
+static void orders_setup(aa_orders_t *q, child_ctx_t *ctx, tick_run_t *run)
+{
+    memset(q, 0, sizeof(*q));
+    q->run = order_run;
+    q->finished = order_finished;
+    q->meanwhile = orders_meanwhile;
+    q->stopping = orders_stopping;
+    q->baton = run;
+    q->per_ca = ctx->g->concurrent_orders;
+    if (!ctx->ca_paused) {
+        ctx->ca_paused = apr_hash_make(ctx->keep);
+    }
+    q->paused = ctx->ca_paused;
+    q->pause_pool = ctx->keep;
+    q->shares = apr_hash_make(run->p);
+    q->share_pool = run->p;
 }
 
 /* Has the parent written a new restart note (acme_restart.h) since we
@@ -601,6 +736,9 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
 {
     child_ctx_t *ctx = (child_ctx_t *)data;
     apr_time_t now = apr_time_now(), next;
+    apr_array_header_t *orders;
+    tick_run_t run;
+    aa_orders_t q;
     int i, noted;
 
     if (state == AP_WATCHDOG_STATE_STARTING) {
@@ -633,13 +771,25 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
         }
     }
     next = now + ctx->g->check_interval;
+    run.ctx = ctx;
+    run.p = ptemp;
+    run.next = &next;
+    orders_setup(&q, ctx, &run);
+    orders = apr_array_make(ptemp, 8, sizeof(aa_order_t));
     for (i = 0; i < ctx->g->domains->nelts && !server_stopping(NULL); i++) {
         apr_pool_t *p;
         apr_pool_create(&p, ptemp);
-        tick_domain(ctx, i, p, now, &next);
+        if (tick_domain(ctx, &q, i, p, now, &next)) {
+            aa_order_t *o = apr_array_push(orders);
+            memset(o, 0, sizeof(*o));
+            o->index = i;
+            o->ca = current_server(APR_ARRAY_IDX(ctx->g->domains, i,
+                                   aa_domain_t *), &ctx->states[i]);
+        }
         apr_pool_destroy(p);
         now = apr_time_now();
     }
+    aa_orders_run(&q, orders, ptemp);
     ctx->next_check = next;
     if (!server_stopping(NULL)) {
         send_restart_request(ctx, ptemp);

@@ -607,7 +607,11 @@ void acme_job_unprovision(acme_job_t *job)
     const char *why;
     int i;
 
-    for (i = 0; i < job->tokens->nelts; i++) {
+    /* Interrupted (a restart or stop), the order resumes in the next
+     * child, and the CA may still be validating: its http-01 answers stay
+     * (the next job's start removes those an hour old). */
+    for (i = 0; !acme_client_aborted(job->client) && i < job->tokens->nelts;
+         i++) {
         apr_file_remove(APR_ARRAY_IDX(job->tokens, i, const char *), job->p);
     }
     apr_array_clear(job->tokens);

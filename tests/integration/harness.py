@@ -885,6 +885,12 @@ class Apache:
             "TypesConfig /etc/mime.types",
             "StartServers 2",
             "ThreadsPerChild %d" % THREADS_PER_CHILD,
+            # Debian's mpm_event.conf values: with the compiled-in 75 the
+            # parent forks a third child a second or two after every
+            # (re)start, and a stop that meets a child in its start-up
+            # waits ~10 s for httpd to SIGKILL it (wait_children_started)
+            "MinSpareThreads %d" % THREADS_PER_CHILD,
+            "MaxSpareThreads %d" % (3 * THREADS_PER_CHILD),
             "MaxRequestWorkers 100",
             "GracefulShutdownTimeout 5",
             "SSLSessionCache shmcb:%s/ssl_scache(512000)" % self.run_dir,

@@ -1,0 +1,326 @@
+/* The job's orders run at once, in a bounded pool of worker threads.
+ *
+ * Threads rather than libcurl's multi interface: an order is a sequence
+ * of blocking steps (JWS signing, store writes, ACMEDNSCmd, the http-01
+ * self-test, ACMENotifyCmd), written once in the core and shared with the
+ * acmeauto command. Almost all of an order's time is spent waiting for
+ * the CA, so a thread per order in flight costs little, and the core's
+ * code stays a plain sequence instead of becoming a state machine. The
+ * pool is bounded: at most per_ca orders at each CA (ACMEConcurrentOrders)
+ * and AA_MAX_WORKERS threads in all.
+ *
+ * Pools: every order gets an unmanaged pool of its own (its own
+ * allocator: no locking between orders); the threads and the CA shares
+ * live in a pool whose allocator has a mutex, since threads are created
+ * and end concurrently. The caller's pools are only ever used from the
+ * caller's thread. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_cond.h>
+
+#include "aa_orders.h"
+
+#define AA_MAX_WORKERS 64
+/* How long a CA that answered 429 or 503 without Retry-After gets no new
+ * orders from this job. */
+#define AA_PUSHBACK_PAUSE apr_time_from_sec(60)
+
+typedef struct {
+    const char *url;
+    apr_array_header_t *queue;      /* aa_order_t*, in the caller's order */
+    int next;                       /* first of queue not yet started */
+    int running;
+    apr_time_t paused_until;
+    acme_ca_share_t *share;
+} ca_slot_t;
+
+typedef struct {
+    const aa_orders_t *q;
+    apr_array_header_t *slots;      /* ca_slot_t* */
+    apr_thread_mutex_t *lock;       /* all below, and the slots */
+    apr_thread_cond_t *changed;     /* an order ended, a worker left */
+    apr_array_header_t *ended;      /* aa_order_t*: not yet seen by the
+                                     * caller; in the caller's pool,
+                                     * pushed to under lock (it has room
+                                     * for every order: no allocation) */
+    int queued;                     /* orders not yet started */
+    int workers;                    /* still running */
+} run_t;
+
+apr_time_t aa_orders_paused_until(const aa_orders_t *q, const char *url,
+                                  apr_time_t now)
+{
+    apr_time_t *until = q->paused ? apr_hash_get(q->paused, url,
+                                                 APR_HASH_KEY_STRING) : NULL;
+
+    return until && *until > now ? *until : 0;
+}
+
+acme_ca_share_t *aa_orders_share(const aa_orders_t *q, const char *url)
+{
+    acme_ca_share_t *share = apr_hash_get(q->shares, url,
+                                          APR_HASH_KEY_STRING);
+
+    if (!share && acme_ca_share_create(&share, q->share_pool)
+                  == APR_SUCCESS) {
+        apr_hash_set(q->shares, apr_pstrdup(q->share_pool, url),
+                     APR_HASH_KEY_STRING, share);
+    }
+    return share;
+}
+
+/* Under r->lock: marks every queued order of slot deferred. */
+static void defer_queue(run_t *r, ca_slot_t *slot, int stopping)
+{
+    while (slot->next < slot->queue->nelts) {
+        aa_order_t *o = APR_ARRAY_IDX(slot->queue, slot->next++,
+                                      aa_order_t *);
+        o->state = AA_ORDER_DEFERRED;
+        o->deferred_until = stopping ? 0 : slot->paused_until;
+        APR_ARRAY_PUSH(r->ended, aa_order_t *) = o;
+        r->queued--;
+    }
+}
+
+/* Under r->lock: the next order a worker may start, or NULL. Looks at
+ * the CAs, not at the orders: cheap with thousands queued. */
+static aa_order_t *pick(run_t *r, ca_slot_t **slot_out)
+{
+    int stopping = r->q->stopping(r->q->baton);
+    apr_time_t now = apr_time_now();
+    int i;
+
+    for (i = 0; i < r->slots->nelts; i++) {
+        ca_slot_t *slot = APR_ARRAY_IDX(r->slots, i, ca_slot_t *);
+        if (slot->next == slot->queue->nelts) {
+            continue;
+        }
+        if (stopping || slot->paused_until > now) {
+            defer_queue(r, slot, stopping);
+            apr_thread_cond_broadcast(r->changed);
+            continue;
+        }
+        if (slot->running < r->q->per_ca) {
+            aa_order_t *o = APR_ARRAY_IDX(slot->queue, slot->next++,
+                                          aa_order_t *);
+            o->state = AA_ORDER_RUNNING;
+            slot->running++;
+            r->queued--;
+            *slot_out = slot;
+            return o;
+        }
+    }
+    return NULL;
+}
+
+/* A worker: orders one after another until none is left to start. */
+static void work(run_t *r)
+{
+    ca_slot_t *slot;
+    aa_order_t *o;
+    apr_pool_t *p;
+
+    apr_thread_mutex_lock(r->lock);
+    while (r->queued > 0) {
+        if (!(o = pick(r, &slot))) {
+            /* The rest wait for a CA with an order in flight to end
+             * (unless pick has just deferred them all). */
+            if (r->queued > 0) {
+                apr_thread_cond_wait(r->changed, r->lock);
+            }
+            continue;
+        }
+        apr_thread_mutex_unlock(r->lock);
+        if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
+            r->q->run(r->q->baton, o, slot->share, p);
+            apr_pool_destroy(p);
+        }
+        apr_thread_mutex_lock(r->lock);
+        slot->running--;
+        o->state = AA_ORDER_DONE;
+        if (o->ca_pushed_back) {
+            /* Backpressure: the orders queued for this CA wait for a
+             * later run; those in flight finish. */
+            slot->paused_until = apr_time_now() + (o->ca_retry_after > 0
+                ? o->ca_retry_after : AA_PUSHBACK_PAUSE);
+        }
+        APR_ARRAY_PUSH(r->ended, aa_order_t *) = o;
+        apr_thread_cond_broadcast(r->changed);
+    }
+    apr_thread_mutex_unlock(r->lock);
+}
+
+static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
+{
+    run_t *r = data;
+
+    work(r);
+    apr_thread_mutex_lock(r->lock);
+    r->workers--;
+    apr_thread_cond_broadcast(r->changed);
+    apr_thread_mutex_unlock(r->lock);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* A pool that several threads may create and destroy subpools of. */
+static apr_status_t shared_pool(apr_pool_t **rp)
+{
+    apr_allocator_t *al;
+    apr_thread_mutex_t *m;
+    apr_status_t rv;
+
+    if ((rv = apr_allocator_create(&al)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = apr_pool_create_unmanaged_ex(rp, NULL, al)) != APR_SUCCESS) {
+        apr_allocator_destroy(al);
+        return rv;
+    }
+    apr_allocator_owner_set(al, *rp);
+    if ((rv = apr_thread_mutex_create(&m, APR_THREAD_MUTEX_DEFAULT, *rp))
+        != APR_SUCCESS) {
+        apr_pool_destroy(*rp);
+        return rv;
+    }
+    apr_allocator_mutex_set(al, m);
+    return APR_SUCCESS;
+}
+
+/* Orders grouped by CA, in the caller's order within each. */
+static apr_status_t make_slots(run_t *r, apr_array_header_t *orders,
+                               apr_pool_t *rp, apr_time_t now)
+{
+    apr_hash_t *by_url = apr_hash_make(rp);
+    int i;
+
+    r->slots = apr_array_make(rp, 4, sizeof(ca_slot_t *));
+    for (i = 0; i < orders->nelts; i++) {
+        aa_order_t *o = &APR_ARRAY_IDX(orders, i, aa_order_t);
+        ca_slot_t *slot = apr_hash_get(by_url, o->ca, APR_HASH_KEY_STRING);
+        if (!slot) {
+            slot = apr_pcalloc(rp, sizeof(*slot));
+            slot->url = o->ca;
+            slot->queue = apr_array_make(rp, 16, sizeof(aa_order_t *));
+            slot->paused_until = aa_orders_paused_until(r->q, o->ca, now);
+            if (!(slot->share = aa_orders_share(r->q, o->ca))) {
+                return APR_ENOMEM;
+            }
+            apr_hash_set(by_url, o->ca, APR_HASH_KEY_STRING, slot);
+            APR_ARRAY_PUSH(r->slots, ca_slot_t *) = slot;
+        }
+        o->state = AA_ORDER_QUEUED;
+        APR_ARRAY_PUSH(slot->queue, aa_order_t *) = o;
+    }
+    r->queued = orders->nelts;
+    return APR_SUCCESS;
+}
+
+static int workers_wanted(const run_t *r)
+{
+    int i, n = 0;
+
+    for (i = 0; i < r->slots->nelts; i++) {
+        int queued = APR_ARRAY_IDX(r->slots, i, ca_slot_t *)->queue->nelts;
+        n += queued < r->q->per_ca ? queued : r->q->per_ca;
+    }
+    return n < AA_MAX_WORKERS ? n : AA_MAX_WORKERS;
+}
+
+/* The caller's thread while the workers run: hands each ended order to
+ * finished, and calls meanwhile at least every AA_ORDERS_WAKEUP. */
+static void watch(run_t *r)
+{
+    const aa_orders_t *q = r->q;
+    int seen = 0;
+
+    apr_thread_mutex_lock(r->lock);
+    for (;;) {
+        while (seen < r->ended->nelts) {
+            aa_order_t *o = APR_ARRAY_IDX(r->ended, seen++, aa_order_t *);
+            apr_thread_mutex_unlock(r->lock);
+            q->finished(q->baton, o);
+            apr_thread_mutex_lock(r->lock);
+        }
+        if (r->workers == 0) {
+            break;
+        }
+        apr_thread_cond_timedwait(r->changed, r->lock, AA_ORDERS_WAKEUP);
+        if (q->meanwhile) {
+            apr_thread_mutex_unlock(r->lock);
+            q->meanwhile(q->baton);
+            apr_thread_mutex_lock(r->lock);
+        }
+    }
+    apr_thread_mutex_unlock(r->lock);
+}
+
+/* Pauses a CA pushed back on beyond this run, in the caller's hash. */
+static void keep_pauses(const run_t *r)
+{
+    const aa_orders_t *q = r->q;
+    int i;
+
+    for (i = 0; q->paused && i < r->slots->nelts; i++) {
+        const ca_slot_t *slot = APR_ARRAY_IDX(r->slots, i, ca_slot_t *);
+        apr_time_t *until = apr_hash_get(q->paused, slot->url,
+                                         APR_HASH_KEY_STRING);
+        if (!slot->paused_until || (until && *until >= slot->paused_until)) {
+            continue;
+        }
+        if (!until) {
+            until = apr_palloc(q->pause_pool, sizeof(*until));
+            apr_hash_set(q->paused, apr_pstrdup(q->pause_pool, slot->url),
+                         APR_HASH_KEY_STRING, until);
+        }
+        *until = slot->paused_until;
+    }
+}
+
+void aa_orders_run(const aa_orders_t *q, apr_array_header_t *orders,
+                   apr_pool_t *p)
+{
+    apr_thread_t **threads;
+    apr_pool_t *rp;
+    run_t r;
+    int i, n, started = 0;
+
+    if (!orders->nelts || shared_pool(&rp) != APR_SUCCESS) {
+        return;
+    }
+    memset(&r, 0, sizeof(r));
+    r.q = q;
+    r.ended = apr_array_make(p, orders->nelts, sizeof(aa_order_t *));
+    if (make_slots(&r, orders, rp, apr_time_now()) != APR_SUCCESS
+        || apr_thread_mutex_create(&r.lock, APR_THREAD_MUTEX_DEFAULT, rp)
+           != APR_SUCCESS
+        || apr_thread_cond_create(&r.changed, rp) != APR_SUCCESS) {
+        apr_pool_destroy(rp);
+        return;
+    }
+    n = orders->nelts == 1 ? 0 : workers_wanted(&r);
+    threads = apr_pcalloc(rp, (n + 1) * sizeof(*threads));
+    /* The workers begin by taking the lock: none starts (or ends) before
+     * the count is right. */
+    apr_thread_mutex_lock(r.lock);
+    for (i = 0; i < n; i++) {
+        if (apr_thread_create(&threads[started], NULL, worker_main, &r, rp)
+            == APR_SUCCESS) {
+            started++;
+        }
+    }
+    r.workers = started;
+    apr_thread_mutex_unlock(r.lock);
+    if (!started) {
+        work(&r);    /* one order, or no thread to be had: right here */
+    }
+    watch(&r);
+    for (i = 0; i < started; i++) {
+        apr_status_t ignored;
+        apr_thread_join(&ignored, threads[i]);
+    }
+    keep_pauses(&r);
+    apr_pool_destroy(rp);
+}
