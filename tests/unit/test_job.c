@@ -1,7 +1,9 @@
 /* The issuance job (acme_job.c) driven over the scripted fake transport:
  * resume of a kept order, a new order when the CA lost the old one, the
  * "replaces" fallback (RFC 9773 §5), a lost account (RFC 8555 §7.3.1 /
- * §6.7 accountDoesNotExist) and a chain kept across an interruption.
+ * §6.7 accountDoesNotExist), a chain kept across an interruption, the
+ * requests a new order makes (finalized as soon as it is authorized) and
+ * a CA that answers that too early (orderNotReady).
  *
  * The expected requests are what RFC 8555 prescribes for each situation;
  * the store layout is the one the README documents

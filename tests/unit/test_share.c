@@ -192,7 +192,7 @@ static int csr_fits(apr_pool_t *p, const char *csr_b64, const char *key_pem)
 
 /* A chain the job accepts for name and the key staged for it: a leaf
  * that key signs itself, followed by its issuer, itself. */
-static const char *issue(ca_t *ca, apr_pool_t *p, const char *name)
+static const char *ca_issue(ca_t *ca, apr_pool_t *p, const char *name)
 {
     apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
     const char *pem = read_key(ca, p, name), *leaf;
@@ -326,7 +326,7 @@ static void ca_post(ca_t *ca, const fake_request_t *rq, fake_reply_t *r,
     else if (!strncmp(rq->url, CA "finalize/", strlen(CA "finalize/"))) {
         o->csr_fits = csr_fits(p, acme_json_str(payload, "csr"),
                                read_key(ca, p, name));
-        if (!o->csr_fits || !(o->chain = issue(ca, p, name))) {
+        if (!o->csr_fits || !(o->chain = ca_issue(ca, p, name))) {
             ca_wrong(ca, r, p, "the CSR is not for the staged key");
             return;
         }
@@ -462,6 +462,7 @@ static run_t *run_new(const char *name, const acme_store_t *store,
     return run;
 }
 
+/* Any thread: all it allocates is in run->pool. */
 static void run_job(run_t *run)
 {
     acme_error_t *err = NULL;
@@ -469,36 +470,28 @@ static void run_job(run_t *run)
     run->rv = acme_job_issue(&err, run->pool, &run->spec, run->store,
                              &run->env);
     run->error = run->rv == APR_SUCCESS ? NULL
-        : apr_pstrdup(test_pool, err ? acme_error_line(run->pool, err)
-                                     : "no error");
+        : err ? acme_error_line(run->pool, err) : "no error";
 }
 
 /* The job's own pool goes; only what it stored, and the share, stay. */
 static void run_done(run_t *run)
 {
+    const char *error = run->error ? apr_pstrdup(test_pool, run->error)
+                                   : NULL;
     apr_finfo_t fi;
 
     apr_pool_destroy(run->pool);
     run->pool = NULL;
-    ck_assert_msg(run->rv == APR_SUCCESS, "%s: %s", run->spec.name,
-                  run->error);
-    ck_assert_msg(apr_stat(&fi, apr_pstrcat(test_pool,
-                  run->store->base, "/staging/", run->spec.name,
-                  "/staged.json", NULL), APR_FINFO_TYPE, test_pool)
-                  == APR_SUCCESS, "%s not staged", run->spec.name);
+    ck_assert_msg(run->rv == APR_SUCCESS, "%s: %s", run->spec.name, error);
+    ck_assert_msg(apr_stat(&fi, apr_pstrcat(test_pool, run->store->base,
+                  "/staging/", run->spec.name, "/staged.json", NULL),
+                  APR_FINFO_TYPE, test_pool) == APR_SUCCESS,
+                  "%s not staged", run->spec.name);
 }
 
 static void *APR_THREAD_FUNC run_thread(apr_thread_t *t, void *data)
 {
-    run_t *run = data;
-
-    /* The job's error is copied to test_pool: after the join. */
-    acme_error_t *err = NULL;
-
-    run->rv = acme_job_issue(&err, run->pool, &run->spec, run->store,
-                             &run->env);
-    run->error = run->rv == APR_SUCCESS ? NULL
-        : acme_error_line(run->pool, err);
+    run_job(data);
     apr_thread_exit(t, APR_SUCCESS);
     return NULL;
 }
@@ -515,8 +508,6 @@ static void run_both(run_t *a, run_t *b)
                      APR_SUCCESS);
     ck_assert_int_eq(apr_thread_join(&st, ta), APR_SUCCESS);
     ck_assert_int_eq(apr_thread_join(&st, tb), APR_SUCCESS);
-    if (a->error) a->error = apr_pstrdup(test_pool, a->error);
-    if (b->error) b->error = apr_pstrdup(test_pool, b->error);
 }
 
 static const char *nonce_of(const fake_request_t *rq)
@@ -613,10 +604,10 @@ START_TEST(orders_at_once_register_the_account_once)
     ca->account_hold = apr_time_from_msec(500);
     ca->orders_wait_for = 2;
     run_both(a, b);
+    ck_assert_int_eq(ca->accounts, 1);
     run_done(a);
     run_done(b);
     ck_assert_msg(!ca->problem, "%s", ca->problem);
-    ck_assert_int_eq(ca->accounts, 1);
     ck_assert_int_eq(acme_store_read_json(&acct, apr_pstrcat(test_pool,
                      account_dir(store), "/account.json", NULL), test_pool),
                      APR_SUCCESS);
