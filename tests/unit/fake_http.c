@@ -33,18 +33,42 @@ static apr_status_t fake_request(acme_http_t *http,
 {
     fake_http_t *f = (fake_http_t *)http;
     fake_request_t *rq;
-    const fake_reply_t *r;
+    fake_reply_t answer;
+    const fake_reply_t *r = &answer;
     acme_http_response_t *out;
 
-    ck_assert_msg(f->next < f->nreplies && f->nrequests < FAKE_MAX,
+    if (f->lock) {
+        apr_thread_mutex_lock(f->lock);
+    }
+    ck_assert_msg((f->respond || f->next < f->nreplies)
+                  && f->nrequests < FAKE_MAX,
                   "unexpected request %s %s", method, url);
     rq = &f->requests[f->nrequests++];
+    rq->at = apr_time_now();
     rq->method = apr_pstrdup(f->pool, method);
     rq->url = apr_pstrdup(f->pool, url);
     rq->content_type = content_type ? apr_pstrdup(f->pool, content_type) : NULL;
     rq->body = body ? apr_pstrmemdup(f->pool, body, body_len) : NULL;
-
-    r = &f->replies[f->next++];
+    rq->reply_nonce = NULL;
+    if (!f->respond) {
+        r = &f->replies[f->next++];
+        rq->reply_nonce = r->nonce;
+    }
+    if (f->lock) {
+        apr_thread_mutex_unlock(f->lock);
+    }
+    if (f->respond) {
+        memset(&answer, 0, sizeof(answer));
+        f->respond(f, rq, &answer, p);
+        if (f->lock) {
+            apr_thread_mutex_lock(f->lock);
+        }
+        rq->reply_nonce = answer.nonce ? apr_pstrdup(f->pool, answer.nonce)
+                                       : NULL;
+        if (f->lock) {
+            apr_thread_mutex_unlock(f->lock);
+        }
+    }
     if (r->transport_rv != APR_SUCCESS) {
         http->error_text = r->error_text;
         return r->transport_rv;
@@ -68,6 +92,18 @@ fake_http_t *fake_create(void)
 
     f->pool = test_pool;
     f->http.request = fake_request;
+    return f;
+}
+
+fake_http_t *fake_create_responder(fake_respond_fn *respond, void *baton)
+{
+    fake_http_t *f = fake_create();
+
+    f->respond = respond;
+    f->baton = baton;
+    ck_assert_int_eq(apr_thread_mutex_create(&f->lock,
+                                             APR_THREAD_MUTEX_DEFAULT,
+                                             test_pool), APR_SUCCESS);
     return f;
 }
 

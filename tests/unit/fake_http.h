@@ -4,6 +4,7 @@
 #define FAKE_HTTP_H
 
 #include <jansson.h>
+#include <apr_thread_mutex.h>
 
 #include "acme_client.h"
 
@@ -19,7 +20,7 @@
 #define CT_JSON    "application/json; charset=utf-8"
 #define CT_PROBLEM "application/problem+json; charset=utf-8"
 
-#define FAKE_MAX 16
+#define FAKE_MAX 64
 
 typedef struct {
     int status;
@@ -37,20 +38,37 @@ typedef struct {
     const char *url;
     const char *content_type;
     const char *body;
+    apr_time_t at;              /* when the request came in */
+    const char *reply_nonce;    /* the Replay-Nonce it was answered with */
 } fake_request_t;
 
-typedef struct {
+typedef struct fake_http_t fake_http_t;
+
+/* Answers rq instead of the queue: fills *r (zeroed), with strings that
+ * live as long as p (the requester's pool). Called outside the
+ * transport's lock, from the requesting thread: it may block. */
+typedef void fake_respond_fn(fake_http_t *f, const fake_request_t *rq,
+                             fake_reply_t *r, apr_pool_t *p);
+
+struct fake_http_t {
     acme_http_t http;           /* first, so acme_http_t* casts back */
     apr_pool_t *pool;
     fake_reply_t replies[FAKE_MAX];
     int nreplies, next;
     fake_request_t requests[FAKE_MAX];
     int nrequests;
-} fake_http_t;
+    fake_respond_fn *respond;   /* NULL: the queued replies */
+    void *baton;                /* for respond */
+    apr_thread_mutex_t *lock;   /* NULL: one thread only */
+};
 
 /* A transport in test_pool; a request beyond the queued replies fails the
  * test. */
 fake_http_t *fake_create(void);
+/* A transport that several threads may use at once, answering every
+ * request with respond; requests and their replies' nonces are recorded
+ * in arrival order (at most FAKE_MAX, more fail the test). */
+fake_http_t *fake_create_responder(fake_respond_fn *respond, void *baton);
 
 /* Queues a reply; the caller may set more fields on the result. */
 fake_reply_t *fake_push(fake_http_t *f, int status, const char *content_type,

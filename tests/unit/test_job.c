@@ -1,7 +1,9 @@
 /* The issuance job (acme_job.c) driven over the scripted fake transport:
  * resume of a kept order, a new order when the CA lost the old one, the
  * "replaces" fallback (RFC 9773 §5), a lost account (RFC 8555 §7.3.1 /
- * §6.7 accountDoesNotExist) and a chain kept across an interruption.
+ * §6.7 accountDoesNotExist), a chain kept across an interruption, the
+ * requests a new order makes (finalized as soon as it is authorized) and
+ * a CA that answers that too early (orderNotReady).
  *
  * The expected requests are what RFC 8555 prescribes for each situation;
  * the store layout is the one the README documents
@@ -33,11 +35,13 @@
 /* RFC 9773 §4.1's example certificate identifier. */
 #define REPLACES   "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
 #define CT_PEM     "application/pem-certificate-chain"
+#define AUTHZ      "https://ca.test/authZ/1"
+#define CHALL      "https://ca.test/chalZ/1"
 
 #define ORDER_FMT \
     "{\"status\":\"%s\",\"expires\":\"2030-01-01T00:00:00Z\"," \
     "\"identifiers\":[{\"type\":\"dns\",\"value\":\"" NAME "\"}]," \
-    "\"authorizations\":[\"https://ca.test/authZ/1\"]," \
+    "\"authorizations\":[\"" AUTHZ "\"]," \
     "\"finalize\":\"" FINALIZE "\"%s}"
 
 typedef struct {
@@ -193,6 +197,26 @@ static fake_reply_t *push_order(job_fixture_t *jf, int status,
     return r;
 }
 
+/* The authorization of NAME, with its one http-01 challenge in the same
+ * status. */
+static void push_authz(job_fixture_t *jf, const char *status,
+                       const char *nonce)
+{
+    fake_push(jf->f, 200, CT_JSON, apr_psprintf(test_pool,
+        "{\"status\":\"%s\",\"identifier\":{\"type\":\"dns\","
+        "\"value\":\"" NAME "\"},\"challenges\":[{\"type\":\"http-01\","
+        "\"url\":\"" CHALL "\",\"token\":\"tokOne\",\"status\":\"%s\"}]}",
+        status, status))->nonce = nonce;
+}
+
+/* The answer to the challenge POST: the CA is at it. */
+static void push_challenge(job_fixture_t *jf, const char *nonce)
+{
+    fake_push(jf->f, 200, CT_JSON, "{\"type\":\"http-01\",\"url\":\""
+              CHALL "\",\"token\":\"tokOne\",\"status\":\"processing\"}")
+        ->nonce = nonce;
+}
+
 static void push_chain(job_fixture_t *jf)
 {
     fake_push(jf->f, 200, CT_PEM, jf->chain)->nonce = "nonceCert";
@@ -315,6 +339,122 @@ START_TEST(order_the_ca_lost_is_replaced_by_a_new_one)
     fin = jws_decode(nth_post_to(&jf, FINALIZE, 0));
     ck_assert_ptr_nonnull(acme_json_str(fin.payload, "csr"));
     assert_staged(&jf);
+}
+END_TEST
+
+/* Every request, "METHOD URL", in order, comma-separated. */
+static const char *requests(const job_fixture_t *jf)
+{
+    const char *s = "";
+    int i;
+
+    for (i = 0; i < jf->f->nrequests; i++) {
+        s = apr_pstrcat(test_pool, s, *s ? ", " : "",
+                        jf->f->requests[i].method, " ",
+                        jf->f->requests[i].url, NULL);
+    }
+    return s;
+}
+
+/* Up to the order's authorization, answered pending, and the challenge
+ * POST: what a new single-name order starts with. */
+static void push_order_start(job_fixture_t *jf)
+{
+    push_directory(jf->f, 0);
+    push_nonce(jf->f, "nonce1");
+    push_order(jf, 201, "pending", "nonce2")->location = NEW_ORDER;
+    push_authz(jf, "pending", "nonce3");
+    push_challenge(jf, "nonce4");
+}
+
+START_TEST(new_order_makes_only_the_requests_it_needs)
+{
+    /* A fresh run with a stored account: the directory, one nonce, the
+     * order, its authorization, the challenge, polls of the
+     * authorization, the finalization (at once: the authorization is
+     * valid, so the order is ready; no poll for "ready"), polls of the
+     * order and the download. Each signed request uses the nonce the
+     * answer before it brought. */
+    job_fixture_t jf;
+    acme_error_t *err;
+    jws_parts_t jws;
+    int i;
+
+    setup(&jf);
+    push_order_start(&jf);
+    push_authz(&jf, "pending", "nonce5");
+    push_authz(&jf, "valid", "nonce6");
+    push_order(&jf, 200, "processing", "nonce7");    /* finalized */
+    push_order(&jf, 200, "valid", "nonce8");
+    push_chain(&jf);
+    ck_assert_int_eq(run_job(&jf, &err), APR_SUCCESS);
+    ck_assert_str_eq(requests(&jf), "GET " DIR_URL ", HEAD " NONCE_URL
+                     ", POST " ORDER_URL ", POST " AUTHZ ", POST " CHALL
+                     ", POST " AUTHZ ", POST " AUTHZ ", POST " FINALIZE
+                     ", POST " NEW_ORDER ", POST " CERT_URL);
+    for (i = 2; i < jf.f->nrequests; i++) {
+        jws = jws_decode(&jf.f->requests[i]);
+        ck_assert_str_eq(acme_json_str(jws.hdr, "nonce"),
+                         jf.f->requests[i - 1].reply_nonce);
+        if (!strcmp(jf.f->requests[i].url, CHALL)) {
+            ck_assert_str_eq(acme_json_dump(test_pool, jws.payload), "{}");
+        }
+        else if (!strcmp(jf.f->requests[i].url, FINALIZE)) {
+            ck_assert_ptr_nonnull(acme_json_str(jws.payload, "csr"));
+        }
+        else if (strcmp(jf.f->requests[i].url, ORDER_URL)) {
+            ck_assert_str_eq(jws.payload_b64, "");    /* POST-as-GET */
+        }
+    }
+    assert_staged(&jf);
+}
+END_TEST
+
+START_TEST(order_not_ready_is_waited_for_and_finalized_again)
+{
+    /* A CA whose order lags behind its authorizations refuses the early
+     * finalization (orderNotReady, RFC 8555 §7.4): the job polls the
+     * order until it is ready and finalizes again. */
+    job_fixture_t jf;
+    acme_error_t *err;
+
+    setup(&jf);
+    push_order_start(&jf);
+    push_authz(&jf, "valid", "nonce5");
+    push_problem(jf.f, 403, "orderNotReady",
+                 "Order's status (pending) is not acceptable for "
+                 "finalization")->nonce = "nonce6";
+    push_order(&jf, 200, "pending", "nonce7");
+    push_order(&jf, 200, "ready", "nonce8");
+    push_order(&jf, 200, "valid", "nonce9");         /* finalized */
+    push_chain(&jf);
+    ck_assert_int_eq(run_job(&jf, &err), APR_SUCCESS);
+    ck_assert_str_eq(posted(&jf), ORDER_URL " " AUTHZ " " CHALL " " AUTHZ
+                     " " FINALIZE " " NEW_ORDER " " NEW_ORDER " " FINALIZE
+                     " " CERT_URL);
+    ck_assert_ptr_nonnull(acme_json_str(jws_decode(nth_post_to(&jf,
+                          FINALIZE, 1)).payload, "csr"));
+    assert_staged(&jf);
+}
+END_TEST
+
+START_TEST(other_finalize_refusals_are_not_retried)
+{
+    /* Only orderNotReady means "too early": any other refusal of the
+     * finalization ends the attempt with that problem, at once. */
+    job_fixture_t jf;
+    acme_error_t *err;
+
+    setup(&jf);
+    push_order_start(&jf);
+    push_authz(&jf, "valid", "nonce5");
+    push_problem(jf.f, 400, "badCSR", "the CSR is unacceptable")->nonce =
+        "nonce6";
+    ck_assert_int_ne(run_job(&jf, &err), APR_SUCCESS);
+    ck_assert_str_eq(err->type, "badCSR");
+    ck_assert_str_eq(posted(&jf), ORDER_URL " " AUTHZ " " CHALL " " AUTHZ
+                     " " FINALIZE);
+    ck_assert(!exists(staging(&jf, "staged.json")));
 }
 END_TEST
 
@@ -451,6 +591,9 @@ Suite *job_suite(void)
     tcase_add_loop_test(tc, other_refusals_are_not_taken_for_a_refused_replaces,
                         0, 4);
     tcase_add_test(tc, lost_account_is_set_aside_and_registered_anew);
+    tcase_add_test(tc, new_order_makes_only_the_requests_it_needs);
+    tcase_add_test(tc, order_not_ready_is_waited_for_and_finalized_again);
+    tcase_add_test(tc, other_finalize_refusals_are_not_retried);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -30,5 +30,7 @@ Suite *accounts_suite(void);
 Suite *restart_suite(void);
 Suite *alpn_suite(void);
 Suite *dns_suite(void);
+Suite *poll_suite(void);
+Suite *share_suite(void);
 
 #endif
