@@ -38,6 +38,7 @@ struct acme_ca_share_t {
     apr_thread_mutex_t *account;    /* acme_ca_share_lock */
     acme_directory_t dir;
     int have_dir;
+    acme_error_t *dir_error;        /* the run's failed fetch, in pool */
     char nonces[SHARED_NONCES][NONCE_MAX];
     int n_nonces;
     int directory_gets, nonce_heads;
@@ -237,6 +238,17 @@ apr_status_t acme_directory_parse(acme_directory_t *dir, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
+static acme_error_t *copy_error(apr_pool_t *p, const acme_error_t *e)
+{
+    acme_error_t *out = apr_pmemdup(p, e, sizeof(*e));
+
+    out->type = e->type ? apr_pstrdup(p, e->type) : NULL;
+    out->detail = e->detail ? apr_pstrdup(p, e->detail) : NULL;
+    out->activity = e->activity ? apr_pstrdup(p, e->activity) : NULL;
+    out->hint = e->hint ? apr_pstrdup(p, e->hint) : NULL;
+    return out;
+}
+
 /* GET and parse the directory into dir, allocated in dp. */
 static apr_status_t get_directory(acme_client_t *c, acme_directory_t *dir,
                                   apr_pool_t *dp)
@@ -300,12 +312,22 @@ apr_status_t acme_directory_fetch(acme_client_t *c)
         }
         return rv;
     }
-    /* The others wait for the one fetch rather than make their own. */
+    /* The others wait for the one fetch rather than make their own; when
+     * it failed, they fail alike for this run, without a fetch (and a
+     * timeout) each. */
     apr_thread_mutex_lock(sh->lock);
-    if (!sh->have_dir) {
+    if (sh->dir_error) {
+        c->error = copy_error(c->pool, sh->dir_error);
+        rv = c->error->status;
+    }
+    else if (!sh->have_dir) {
         sh->directory_gets++;
         if ((rv = get_directory(c, &sh->dir, sh->pool)) == APR_SUCCESS) {
             sh->have_dir = 1;
+        }
+        else if (c->error) {
+            sh->dir_error = copy_error(sh->pool, c->error);
+            sh->dir_error->status = rv;
         }
     }
     if (sh->have_dir) {

@@ -719,18 +719,22 @@ static void set_aside(job_t *job, const char *path)
  * one aside so the next attempt registers anew; an earlier version's
  * record it was adopted from too, or the next attempt would adopt the
  * lost account again. */
-static void forget_lost_account(job_t *job, const acme_error_t *err)
+static void forget_account_alone(job_t *job)
 {
-    const char *dir, *from, *legacy;
+    const char *dir, *from, *legacy, *url;
     json_t *rec, *old;
 
-    if (!err->type || strcmp(err->type, "accountDoesNotExist")) {
-        return;
-    }
     dir = account_dir_of(job->p, job->store, acme_job_account_id(job->p,
                          job->d->server_url, job->d->eab_kid));
     rec = read_record(job->p, dir);
-    from = rec ? acme_json_str(rec, "adopted_from") : NULL;
+    url = rec ? acme_json_str(rec, "url") : NULL;
+    /* Another order of the run may have registered anew already: only
+     * the account this order used is forgotten. */
+    if (!url || !job->client->account_url
+        || strcmp(url, job->client->account_url)) {
+        return;
+    }
+    from = acme_json_str(rec, "adopted_from");
     if (from && !strchr(from, '/') && *from != '.') {
         legacy = account_dir_of(job->p, job->store, from);
         old = read_record(job->p, legacy);
@@ -743,6 +747,20 @@ static void forget_lost_account(job_t *job, const acme_error_t *err)
     set_aside(job, apr_pstrcat(job->p, dir, "/", ACME_FN_ACCOUNT, NULL));
     job_log(job, 1, "the CA does not know the stored account any more; "
             "a new one will be registered at the next attempt");
+}
+
+static void forget_lost_account(job_t *job, const acme_error_t *err)
+{
+    if (!err->type || strcmp(err->type, "accountDoesNotExist")) {
+        return;
+    }
+    if (!job->env->share) {
+        forget_account_alone(job);
+        return;
+    }
+    acme_ca_share_lock(job->env->share);
+    forget_account_alone(job);
+    acme_ca_share_unlock(job->env->share);
 }
 
 static apr_status_t job_init(job_t *job, acme_error_t **err)
