@@ -32,7 +32,7 @@ void *aa_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->auto_restart = AA_UNSET;
     sc->retry_delay = AA_UNSET;
     sc->check_interval = AA_UNSET;
-    sc->concurrent_orders = AA_UNSET;
+    sc->max_orders = AA_UNSET;
     sc->status = AA_UNSET;
     sc->renew_pct = AA_UNSET;
     sc->renew_left = AA_UNSET;
@@ -112,7 +112,7 @@ void *aa_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->dns_wait = add->dns_wait != AA_UNSET ? add->dns_wait : base->dns_wait;
     sc->store_dir = base->store_dir;
     sc->check_interval = base->check_interval;
-    sc->concurrent_orders = base->concurrent_orders;
+    sc->max_orders = base->max_orders;
     sc->status = base->status;
     sc->domains = add->domains;    /* a domain belongs to where it is written */
     return sc;
@@ -608,8 +608,8 @@ static const char *set_check_interval(cmd_parms *cmd, void *dc,
                                       &conf_of(cmd)->check_interval);
 }
 
-static const char *set_concurrent_orders(cmd_parms *cmd, void *dc,
-                                         const char *arg)
+static const char *set_max_orders(cmd_parms *cmd, void *dc,
+                                  const char *arg)
 {
     const char *err = main_server_only(cmd);
     apr_int64_t n;
@@ -617,13 +617,13 @@ static const char *set_concurrent_orders(cmd_parms *cmd, void *dc,
     if (err) {
         return err;
     }
-    if (acme_parse_int64(&n, arg, 1, AA_MAX_CONCURRENT_ORDERS)
+    if (acme_parse_int64(&n, arg, 1, AA_MAX_ORDERS_LIMIT)
         != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "ACMEConcurrentOrders: '%s' is not a "
+        return apr_psprintf(cmd->pool, "ACMEMaxOrders: '%s' is not a "
                             "number from 1 to %d (orders at once per CA)",
-                            arg, AA_MAX_CONCURRENT_ORDERS);
+                            arg, AA_MAX_ORDERS_LIMIT);
     }
-    conf_of(cmd)->concurrent_orders = (int)n;
+    conf_of(cmd)->max_orders = (int)n;
     return NULL;
 }
 
@@ -914,9 +914,8 @@ const command_rec aa_directives[] = {
         "on: restart gracefully when new certificates are ready"),
     AP_INIT_TAKE1("ACMECheckInterval", set_check_interval, NULL, RSRC_CONF,
         "How often all certificates are checked"),
-    AP_INIT_TAKE1("ACMEConcurrentOrders", set_concurrent_orders, NULL,
-                  RSRC_CONF, "how many orders run at once at each CA "
-                  "(default 5)"),
+    AP_INIT_TAKE1("ACMEMaxOrders", set_max_orders, NULL, RSRC_CONF,
+                  "how many orders run at once at each CA (default 5)"),
     AP_INIT_TAKE1("ACMERetryDelay", set_retry_delay, NULL, RSRC_CONF,
         "First delay after a failure; grows with each further failure"),
     AP_INIT_TAKE1("ACMERenewWindow", set_renew_window, NULL, RSRC_CONF,
@@ -1408,8 +1407,8 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
                                       : ap_server_root_relative(p, "acmeauto");
     g->check_interval = main_sc->check_interval != AA_UNSET
         ? main_sc->check_interval : AA_DEFAULT_CHECK_INTERVAL;
-    g->concurrent_orders = main_sc->concurrent_orders != AA_UNSET
-        ? main_sc->concurrent_orders : AA_DEFAULT_CONCURRENT_ORDERS;
+    g->max_orders = main_sc->max_orders != AA_UNSET
+        ? main_sc->max_orders : AA_DEFAULT_MAX_ORDERS;
     g->status = main_sc->status != 0;
     g->restart_window_set = main_sc->restart_window_set;
     g->restart_window = main_sc->restart_window;

@@ -39,8 +39,8 @@ void aa_domain_spec_at(acme_domain_spec_t *spec, const aa_domain_t *d,
 #define AA_DEFAULT_CHECK_INTERVAL apr_time_from_sec(12 * 3600)
 /* Orders in flight at one CA: enough to hide the round trips, few enough
  * for any CA's rate limits on new orders and requests per second. */
-#define AA_DEFAULT_CONCURRENT_ORDERS 5
-#define AA_MAX_CONCURRENT_ORDERS 64
+#define AA_DEFAULT_MAX_ORDERS 5
+#define AA_MAX_ORDERS_LIMIT 64
 #define AA_DEFAULT_RETRY_DELAY apr_time_from_sec(30)
 #define AA_DEFAULT_RENEW_PCT 33
 #define AA_MAX_RETRY_DELAY apr_time_from_sec(24 * 3600)

@@ -6,7 +6,7 @@
  * acmeauto command. Almost all of an order's time is spent waiting for
  * the CA, so a thread per order in flight costs little, and the core's
  * code stays a plain sequence instead of becoming a state machine. The
- * pool is bounded: at most per_ca orders at each CA (ACMEConcurrentOrders)
+ * pool is bounded: at most per_ca orders at each CA (ACMEMaxOrders)
  * and AA_MAX_WORKERS threads in all.
  *
  * Pools: every order gets an unmanaged pool of its own (its own

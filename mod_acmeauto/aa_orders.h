@@ -40,7 +40,7 @@ typedef struct {
     void (*meanwhile)(void *baton);
     int (*stopping)(void *baton);
     void *baton;
-    int per_ca;                     /* ACMEConcurrentOrders */
+    int per_ca;                     /* ACMEMaxOrders */
     /* The run's acme_ca_share_t per CA URL (aa_orders_share), in
      * share_pool: the tick's other requests (ARI) use them too. */
     apr_hash_t *shares;

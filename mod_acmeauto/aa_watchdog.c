@@ -634,7 +634,7 @@ static void orders_setup(aa_orders_t *q, child_ctx_t *ctx, tick_run_t *run)
     q->meanwhile = orders_meanwhile;
     q->stopping = orders_stopping;
     q->baton = run;
-    q->per_ca = ctx->g->concurrent_orders;
+    q->per_ca = ctx->g->max_orders;
     if (!ctx->ca_paused) {
         ctx->ca_paused = apr_hash_make(ctx->keep);
     }

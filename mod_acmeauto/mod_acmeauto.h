@@ -119,7 +119,7 @@ typedef struct {
                                       * NULL (libcurl's environment) */
     const char *store_dir;           /* main server only */
     apr_interval_time_t check_interval; /* main server only */
-    int concurrent_orders;           /* main server only; AA_UNSET */
+    int max_orders;           /* main server only; AA_UNSET */
     int status;                      /* ACMEStatus: AA_UNSET, 0, 1 (main) */
     apr_array_header_t *domains;     /* aa_domain_t*, defined here (no merge) */
     /* Set in post_config for the request path: the domain this vhost
@@ -139,7 +139,7 @@ typedef struct {
 typedef struct {
     const char *store_dir;
     apr_interval_time_t check_interval;
-    int concurrent_orders;           /* ACMEConcurrentOrders: per CA */
+    int max_orders;           /* ACMEMaxOrders: per CA */
     int status;                      /* ACMEStatus on: in server-status */
     server_rec *main_server;
     apr_array_header_t *domains;     /* all aa_domain_t*, after post_config */

@@ -226,6 +226,10 @@ BAD_VALUES = [
     ("ACMEContact admin@example.org two@@example.org", "ACMEContact", "two@@example.org"),
     ("ACMECACertificate /nonexistent/ca.pem", "ACMECACertificate", "/nonexistent/ca.pem"),
     ("ACMENotifyCmd /nonexistent/notify", "ACMENotifyCmd", "/nonexistent/notify"),
+    ("ACMEMaxOrders 0", "ACMEMaxOrders", "0"),
+    ("ACMEMaxOrders 65", "ACMEMaxOrders", "65"),
+    ("<VirtualHost 127.0.0.1:5443>\n  ServerName orders.t20.test\n"
+     "  ACMEMaxOrders 3\n</VirtualHost>", "ACMEMaxOrders", None),
     # dns-01 without the ACMEDNSCmd that answers it.
     ("ACMEChallenges dns-01", "ACMEChallenges", "dns-01"),
     # Found only by looking at the whole configuration (test_config hook).

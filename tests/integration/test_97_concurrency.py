@@ -1,5 +1,5 @@
 """Concurrent orders (issue 11): many domains are ordered at once, at most
-ACMEConcurrentOrders at a time per CA, with one directory fetch and a
+ACMEMaxOrders at a time per CA, with one directory fetch and a
 shared nonce pool per run; a slow domain does not hold back the others
 (nor their going live); a graceful restart in the middle of many orders
 resumes them all; a CA that answers 429 gets no new orders until its
@@ -61,10 +61,10 @@ def _graceful_restarts(a, since=0):
 
 def test_many_domains_at_once(apache, pebble, faultproxy):
     """Eight domains from cold: ordered at once (never more than
-    ACMEConcurrentOrders in flight), one directory fetch, nonces from the
+    ACMEMaxOrders in flight), one directory fetch, nonces from the
     pool, no poll before finalize, and about seven requests per order."""
     names = _names("many", 8)
-    a = apache(_conf(pebble, names, "ACMEConcurrentOrders 4\n"),
+    a = apache(_conf(pebble, names, "ACMEMaxOrders 4\n"),
                acme_server=faultproxy.directory_url)
     a.start()
     for n in names:
@@ -135,7 +135,7 @@ def test_graceful_restart_resumes_all_orders(apache, pebble, faultproxy):
     every one of them (no second newOrder) and all six are issued."""
     names = _names("resume", 6)
     faultproxy.hold(status="pending", kinds=("authz",))
-    a = apache(_conf(pebble, names, "ACMEConcurrentOrders 6\n"),
+    a = apache(_conf(pebble, names, "ACMEMaxOrders 6\n"),
                acme_server=faultproxy.directory_url)
     a.start()
     faultproxy.wait_for(count=len(names), timeout=30, kind="challenge")
@@ -159,7 +159,7 @@ def test_rate_limited_ca_gets_no_new_orders(apache, pebble, faultproxy):
     then all are issued."""
     names = _names("busy", 3)
     faultproxy.fail_next(1, 429, retry_after=20, path_prefix="/order-plz")
-    a = apache(_conf(pebble, names, "ACMEConcurrentOrders 1\nACMERetryDelay 20s\n"),
+    a = apache(_conf(pebble, names, "ACMEMaxOrders 1\nACMERetryDelay 20s\n"),
                acme_server=faultproxy.directory_url)
     a.start()
     for n in names:
