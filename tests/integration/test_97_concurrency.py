@@ -169,3 +169,27 @@ def test_rate_limited_ca_gets_no_new_orders(apache, pebble, faultproxy):
     assert len(refused) == 1, faultproxy.format_log()
     after = [e for e in tried if e.time > refused[0].time]
     assert after and after[0].time - refused[0].time >= 19, faultproxy.format_log()
+
+
+def test_stop_during_many_orders(apache, pebble, faultproxy):
+    """SIGTERM while six orders poll their (held) authorizations: every
+    worker notices and ends, the child exits by itself (httpd does not have
+    to kill it), and nothing of the orders is lost (their order files stay
+    for the next start)."""
+    names = _names("stop", 6)
+    faultproxy.hold(status="pending", kinds=("authz",))
+    a = apache(_conf(pebble, names, "ACMEMaxOrders 6\n"),
+               acme_server=faultproxy.directory_url)
+    a.start()
+    faultproxy.wait_for(count=len(names), timeout=30, kind="challenge")
+    mark = a.log_mark()
+    t0 = time.monotonic()
+    rc = a.stop()
+    took = time.monotonic() - t0
+    stuck = a.log_lines(r"AH0004[56]|still did not exit", since=mark)
+    assert not stuck, "\n".join(stuck)
+    assert rc == 0
+    assert took < 15, "stopping took %.1f s" % took
+    kept = [n for n in names
+            if os.path.exists(os.path.join(a.store_dir, "staging", n, "rsa2048.order.json"))]
+    assert sorted(kept) == sorted(names), kept
