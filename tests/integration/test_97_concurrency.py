@@ -55,6 +55,17 @@ def _in_flight(entries):
     return most
 
 
+def _six_orders_in_flight(apache, pebble, faultproxy, names):
+    """Apache whose job has an order in flight for each of names, all
+    polling authorizations the proxy keeps "pending"."""
+    faultproxy.hold(status="pending", kinds=("authz",))
+    a = apache(_conf(pebble, names, "ACMEMaxOrders %d\n" % len(names)),
+               acme_server=faultproxy.directory_url)
+    a.start()
+    faultproxy.wait_for(count=len(names), timeout=30, kind="challenge")
+    return a
+
+
 def _graceful_restarts(a, since=0):
     return a.log_lines(r"AH00493|SIGUSR1 received", since=since)
 
@@ -134,11 +145,7 @@ def test_graceful_restart_resumes_all_orders(apache, pebble, faultproxy):
     the administrator restarts Apache gracefully: the next child resumes
     every one of them (no second newOrder) and all six are issued."""
     names = _names("resume", 6)
-    faultproxy.hold(status="pending", kinds=("authz",))
-    a = apache(_conf(pebble, names, "ACMEMaxOrders 6\n"),
-               acme_server=faultproxy.directory_url)
-    a.start()
-    faultproxy.wait_for(count=len(names), timeout=30, kind="challenge")
+    a = _six_orders_in_flight(apache, pebble, faultproxy, names)
     mark = a.log_mark()
     os.kill(a.pid, signal.SIGUSR1)
     a.wait_log(r"AH00493|SIGUSR1 received", timeout=20, since=mark)
@@ -177,11 +184,7 @@ def test_stop_during_many_orders(apache, pebble, faultproxy):
     to kill it), and nothing of the orders is lost (their order files stay
     for the next start)."""
     names = _names("stop", 6)
-    faultproxy.hold(status="pending", kinds=("authz",))
-    a = apache(_conf(pebble, names, "ACMEMaxOrders 6\n"),
-               acme_server=faultproxy.directory_url)
-    a.start()
-    faultproxy.wait_for(count=len(names), timeout=30, kind="challenge")
+    a = _six_orders_in_flight(apache, pebble, faultproxy, names)
     mark = a.log_mark()
     t0 = time.monotonic()
     rc = a.stop()
