@@ -426,6 +426,24 @@ def make_self_signed(directory, names, key="ec"):
     return cert, keyf
 
 
+BADNONCE_TRIES = 6      # ACME_BADNONCE_RETRIES + 1 in acme_client.h
+
+
+def _long_refusal_runs(log, length):
+    """How many runs of at least `length` badNonce answers in a row one
+    request (method and URL) got, in the proxy's log."""
+    runs, current = 0, {}
+    for e in log:
+        key = (e.method, e.path)
+        if e.problem == "badNonce":
+            current[key] = current.get(key, 0) + 1
+            if current[key] == length:
+                runs += 1
+        else:
+            current[key] = 0
+    return runs
+
+
 def assert_bad_nonces_retried_at_once(apache, name, proxy, within=10.0, give_up_after=None):
     """Every badNonce answer the proxy saw (from the CA or injected) was
     followed by the same request, with another nonce, within `within`
@@ -456,6 +474,11 @@ def assert_bad_nonces_retried_at_once(apache, name, proxy, within=10.0, give_up_
         assert give_up_after and run >= give_up_after, \
             "%r retried only %.1f s later, after %d refusals in a row" % (refused, gap, run)
         gave_up += 1
+    if give_up_after:
+        # the module gives up after BADNONCE_TRIES refusals of one request;
+        # what it sends next may be the same request (an authorization is
+        # fetched again to see why it failed), so the run goes on at once
+        gave_up = max(gave_up, _long_refusal_runs(log, BADNONCE_TRIES))
     failed = apache.log_lines(r"AA00305")
     assert len(failed) == gave_up and all("badNonce" in l for l in failed), \
         "attempts failed (%d runs of refusals ended one):\n%s" % (gave_up, "\n".join(failed))
@@ -1169,9 +1192,21 @@ class Apache:
                     what, timeout, name, json.dumps(st, indent=1), self.diagnostics()))
             time.sleep(0.25)
 
+    def wait_set_judged(self, name, timeout=20):
+        """After name's certificate went live: wait until the job has taken
+        the parent's verdict (in its first tick after the restart, which
+        removes staging/<name>/ and writes the state file) and that tick is
+        over. A snapshot of the store taken earlier races with it."""
+        staging = os.path.join(self.store_dir, "staging", name)
+        deadline = time.monotonic() + timeout
+        while os.path.exists(staging):
+            assert time.monotonic() < deadline, "the job never took the verdict on " + name
+            time.sleep(0.05)
+        self.wait_job_idle(timeout=max(deadline - time.monotonic(), 1))
+
     def wait_job_idle(self, timeout=20):
-        """Returns once no job tick runs: the job holds state/job.lock (a
-        POSIX record lock, as APR takes it) for the whole of a tick. Taking it for a moment only makes
+        """Returns once no job tick runs: the job holds state/job.lock (an
+        flock: APR's apr_file_lock on Linux) for the whole of a tick. Taking it for a moment only makes
         the job skip a second."""
         path = os.path.join(self.store_dir, "state", "job.lock")
         deadline = time.monotonic() + timeout
@@ -1182,8 +1217,8 @@ class Apache:
         try:
             while True:
                 try:
-                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    fcntl.lockf(fd, fcntl.LOCK_UN)
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, fcntl.LOCK_UN)
                     return
                 except OSError:
                     assert time.monotonic() < deadline, "the job stays busy"

@@ -129,6 +129,7 @@ def test_store_turns_read_only_under_a_live_certificate(ro_mount, apache, pebble
     a = apache(_conf(pebble, name))
     a.start()
     first = a.wait_cert(name, timeout=TIMEOUT)
+    a.wait_set_judged(name)
     before = a.store_files()
     ro_mount(a.store_dir)
     for _ in range(2):
