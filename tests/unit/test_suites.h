@@ -30,5 +30,6 @@ Suite *accounts_suite(void);
 Suite *restart_suite(void);
 Suite *alpn_suite(void);
 Suite *dns_suite(void);
+Suite *identity_scale_suite(void);
 
 #endif
