@@ -548,16 +548,31 @@ static void assess_live(aa_global_t *g, apr_pool_t *p, server_rec *s,
     close(dir);
 }
 
+/* One key for all the fallbacks of a generation: a fallback only stands
+ * in (answering 503) and thousands of names must not mean thousands of
+ * key generations at a start. Each certificate still names its domain. */
+#define AA_FALLBACK_KEY "acmeauto:fallback-key"
+
 static apr_status_t make_fallback(const char **cert_pem, const char **key_pem,
-                                  apr_pool_t *p, const aa_domain_t *d)
+                                  apr_pool_t *p, aa_global_t *g,
+                                  const aa_domain_t *d)
 {
-    EVP_PKEY *pkey;
+    EVP_PKEY *pkey = NULL;
+    const char *pem;
     apr_status_t rv;
 
-    if ((rv = acme_key_generate(&pkey, p, ACME_KEY_EC256)) != APR_SUCCESS
-        || (rv = acme_key_to_pem(key_pem, p, pkey)) != APR_SUCCESS) {
+    apr_pool_userdata_get((void **)&pkey, AA_FALLBACK_KEY, g->pool);
+    if (!pkey) {
+        if ((rv = acme_key_generate(&pkey, g->pool, ACME_KEY_EC256))
+            != APR_SUCCESS) {
+            return rv;
+        }
+        apr_pool_userdata_setn(pkey, AA_FALLBACK_KEY, NULL, g->pool);
+    }
+    if ((rv = acme_key_to_pem(&pem, p, pkey)) != APR_SUCCESS) {
         return rv;
     }
+    *key_pem = pem;
     return acme_cert_self_signed(cert_pem, p, pkey, d->names, 30);
 }
 
@@ -582,7 +597,7 @@ static apr_status_t fallback_in(aa_global_t *g, apr_pool_t *p, int area_fd,
         != APR_SUCCESS
         || acme_safe_check(&why, dir, key, geteuid(), ACME_STORE_FILE_MAX)
            != APR_SUCCESS) {
-        if ((rv = make_fallback(&cert_pem, &key_pem, p, d)) == APR_SUCCESS
+        if ((rv = make_fallback(&cert_pem, &key_pem, p, g, d)) == APR_SUCCESS
             && (rv = acme_safe_write(dir, key, key_pem, strlen(key_pem), 0600,
                                      (uid_t)-1, (gid_t)-1)) == APR_SUCCESS) {
             rv = acme_safe_write(dir, cert, cert_pem, strlen(cert_pem), 0644,
@@ -639,9 +654,6 @@ void aa_activate_all(aa_global_t *g, apr_pool_t *p, server_rec *s,
         assess_live(g, p, s, d);     /* what is live decides any delay */
         activate_staged(g, p, s, d);
         assess_live(g, p, s, d);
-        if (!d->is_live) {
-            ensure_fallback(g, p, s, d);
-        }
         if (quiet) {
             continue;
         }
@@ -766,6 +778,9 @@ static void judge_previous(aa_global_t *g, apr_pool_t *p, server_rec *s,
         }
     }
     if (!certs->nelts && !d->fallback_cert) {
+        ensure_fallback(g, p, s, d);
+    }
+    if (!certs->nelts && !d->fallback_cert) {
         return;    /* mod_ssl needs something; AA00106 said why */
     }
     apr_array_clear(cert_files);
@@ -831,7 +846,13 @@ int aa_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
     aa_global_t *g = aa_global();
     aa_domain_t *d = sc ? sc->served : NULL;
 
-    if (!d || !g || !g->store || d->is_live || !d->fallback_cert) {
+    if (!d || !g || !g->store || d->is_live) {
+        return DECLINED;
+    }
+    if (!d->fallback_cert) {
+        ensure_fallback(g, p, s, d);
+    }
+    if (!d->fallback_cert) {
         return DECLINED;
     }
     APR_ARRAY_PUSH(cert_files, const char *) = d->fallback_cert;

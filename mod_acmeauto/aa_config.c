@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
 #include <apr_lib.h>
@@ -1182,37 +1183,67 @@ static const char *check_dns_cmd(apr_pool_t *p, server_rec *vs)
     return NULL;
 }
 
-static const char *check_unique(aa_global_t *g, aa_domain_t *d, apr_pool_t *p)
-{
-    int i, j, k;
+/* A name's first domain and that domain's place in the configuration.
+ * With thousands of ACMEDomains, "who has this name" is one hash lookup:
+ * start-up and configtest must not compare every domain with every
+ * other one, nor every virtual host with every domain. */
+typedef struct {
+    aa_domain_t *d;
+    int pos;
+} aa_owner_t;
 
-    for (i = 0; i < g->domains->nelts; i++) {
-        aa_domain_t *o = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
-        for (j = 0; j < d->names->nelts; j++) {
-            const char *n = APR_ARRAY_IDX(d->names, j, const char *);
-            for (k = 0; k < o->names->nelts; k++) {
-                if (!strcmp(n, APR_ARRAY_IDX(o->names, k, const char *))) {
-                    return apr_psprintf(p, "ACMEDomain at %s: '%s' is already "
-                                        "managed by the ACMEDomain at %s", d->defined_at, n,
-                                        o->defined_at);
-                }
-            }
+static const char *check_unique(apr_hash_t *owners, aa_domain_t *d,
+                                apr_pool_t *p)
+{
+    const aa_owner_t *first = NULL;
+    const char *name = NULL;
+    int j;
+
+    /* The error names the earliest domain met, as a scan would. */
+    for (j = 0; j < d->names->nelts; j++) {
+        const char *n = APR_ARRAY_IDX(d->names, j, const char *);
+        const aa_owner_t *o = apr_hash_get(owners, n, APR_HASH_KEY_STRING);
+        if (o && (!first || o->pos < first->pos)) {
+            first = o;
+            name = n;
         }
+    }
+    if (first) {
+        return apr_psprintf(p, "ACMEDomain at %s: '%s' is already managed "
+                            "by the ACMEDomain at %s", d->defined_at, name,
+                            first->d->defined_at);
     }
     return NULL;
 }
 
+static void add_owner(apr_hash_t *owners, aa_domain_t *d, int pos,
+                      apr_pool_t *p)
+{
+    aa_owner_t *o = apr_palloc(p, sizeof(*o));
+    int j;
+
+    o->d = d;
+    o->pos = pos;
+    for (j = 0; j < d->names->nelts; j++) {
+        const char *n = APR_ARRAY_IDX(d->names, j, const char *);
+        if (!apr_hash_get(owners, n, APR_HASH_KEY_STRING)) {
+            apr_hash_set(owners, n, APR_HASH_KEY_STRING, o);
+        }
+    }
+}
+
 /* The vhost's own ACMEDomain, else the one that names its ServerName. */
-static aa_domain_t *domain_for_server(aa_global_t *g, server_rec *s,
+static aa_domain_t *domain_for_server(apr_hash_t *owners, server_rec *s,
                                       apr_pool_t *p)
 {
-    aa_domain_t *d;
+    const apr_array_header_t *own = aa_srv_conf(s)->domains;
+    const aa_owner_t *o;
     const char *name;
     int i;
 
-    for (i = 0; i < g->domains->nelts; i++) {
-        d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
-        if (d->defined_in == s && s->is_virtual) {
+    for (i = 0; s->is_virtual && i < own->nelts; i++) {
+        aa_domain_t *d = APR_ARRAY_IDX(own, i, aa_domain_t *);
+        if (d->defined_in == s) {
             return d;
         }
     }
@@ -1222,13 +1253,8 @@ static aa_domain_t *domain_for_server(aa_global_t *g, server_rec *s,
         || !acme_name_normalize(&name, p, s->server_hostname)) {
         return NULL;
     }
-    for (i = 0; i < g->domains->nelts; i++) {
-        d = APR_ARRAY_IDX(g->domains, i, aa_domain_t *);
-        if (has_name(d->names, name)) {
-            return d;
-        }
-    }
-    return NULL;
+    o = apr_hash_get(owners, name, APR_HASH_KEY_STRING);
+    return o ? o->d : NULL;
 }
 
 /* Settings that belong to an ACMEDomain: in a <VirtualHost> they apply
@@ -1398,6 +1424,7 @@ static const char *check_alpn_protocols(apr_pool_t *p, server_rec *vs)
 const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
 {
     aa_srv_conf_t *main_sc = aa_srv_conf(s);
+    apr_hash_t *owners = apr_hash_make(p);
     server_rec *vs;
     const char *err;
     int i;
@@ -1424,18 +1451,20 @@ const char *aa_config_collect(aa_global_t *g, apr_pool_t *p, server_rec *s)
                 && (err = vhost_names(d, p, vs)) != NULL) {
                 return err;
             }
-            if ((err = check_unique(g, d, p)) != NULL) {
+            if ((err = check_unique(owners, d, p)) != NULL) {
                 return err;
             }
             resolve_spec(d, sc, p, vs);
             if ((err = check_wildcards(d, p)) != NULL) {
                 return err;
             }
+            add_owner(owners, d, g->domains->nelts, p);
             APR_ARRAY_PUSH(g->domains, aa_domain_t *) = d;
         }
     }
+    aa_mark_tls_servers(p, s);
     for (vs = s; vs; vs = vs->next) {
-        aa_srv_conf(vs)->served = domain_for_server(g, vs, p);
+        aa_srv_conf(vs)->served = domain_for_server(owners, vs, p);
         if ((err = check_eab_urls(g, p, vs)) != NULL
             || (err = check_dns_cmd(p, vs)) != NULL
             || (err = check_alpn_protocols(p, vs)) != NULL) {

@@ -27,8 +27,10 @@ apr_array_header_t *aa_config_warnings(const aa_global_t *g, apr_pool_t *p);
 int aa_admin_is_contact(const char *admin);
 
 /* 1 if s hands out a certificate: SSLEngine on (or optional) in its
- * <VirtualHost> or at the server level. */
+ * <VirtualHost> or at the server level. Valid once aa_mark_tls_servers
+ * has looked at the configuration (aa_config_collect does). */
 int aa_serves_tls(const server_rec *s);
+void aa_mark_tls_servers(apr_pool_t *p, server_rec *main_server);
 
 /* The spec the job uses at d's index-th ACMEServer: that URL and its
  * EAB values. */

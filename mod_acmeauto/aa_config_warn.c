@@ -2,6 +2,7 @@
  * not what was meant (aa_config_warnings): configtest prints them, the
  * parent logs them at every start. Errors stay in aa_config.c. */
 #include <string.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <http_config.h>
@@ -72,26 +73,6 @@ static int has_name(const aa_domain_t *d, const char *name)
     return 0;
 }
 
-/* The <VirtualHost> node of s in the configuration tree (httpd keeps
- * where each vhost starts), or NULL. */
-static const ap_directive_t *vhost_node(const ap_directive_t *dir,
-                                        const server_rec *s)
-{
-    const ap_directive_t *found;
-
-    for (; dir && s->defn_name; dir = dir->next) {
-        if (!strcasecmp(dir->directive, "<VirtualHost")
-            && (unsigned)dir->line_num == s->defn_line_number
-            && !strcmp(dir->filename, s->defn_name)) {
-            return dir;
-        }
-        if (dir->first_child && (found = vhost_node(dir->first_child, s))) {
-            return found;
-        }
-    }
-    return NULL;
-}
-
 /* "SSLEngine on|optional" among these directives (and conditional
  * sections in them): only such a host hands out a certificate. */
 static int has_ssl_engine(const ap_directive_t *dir)
@@ -110,13 +91,51 @@ static int has_ssl_engine(const ap_directive_t *dir)
     return 0;
 }
 
+static const char *node_id(apr_pool_t *p, const char *file, int line)
+{
+    return apr_psprintf(p, "%d:%s", line, file);
+}
+
+/* Every <VirtualHost> node of the configuration tree by where it starts
+ * (httpd keeps that in the server_rec); the first of a place wins, as
+ * for vhosts a macro expands from one line. */
+static void index_vhosts(apr_hash_t *nodes, apr_pool_t *p,
+                         const ap_directive_t *dir)
+{
+    for (; dir; dir = dir->next) {
+        if (!strcasecmp(dir->directive, "<VirtualHost") && dir->filename) {
+            const char *id = node_id(p, dir->filename, dir->line_num);
+            if (!apr_hash_get(nodes, id, APR_HASH_KEY_STRING)) {
+                apr_hash_set(nodes, id, APR_HASH_KEY_STRING, dir);
+            }
+        }
+        if (dir->first_child) {
+            index_vhosts(nodes, p, dir->first_child);
+        }
+    }
+}
+
+/* One walk of the tree for all servers: looking each vhost up in the
+ * tree again would be quadratic in the number of vhosts. */
+void aa_mark_tls_servers(apr_pool_t *p, server_rec *main_server)
+{
+    apr_hash_t *nodes = apr_hash_make(p);
+    int everywhere = has_ssl_engine(ap_conftree);  /* inherited by all */
+    server_rec *s;
+
+    index_vhosts(nodes, p, ap_conftree);
+    for (s = main_server; s; s = s->next) {
+        const ap_directive_t *node = s->defn_name ? apr_hash_get(nodes,
+            node_id(p, s->defn_name, (int)s->defn_line_number),
+            APR_HASH_KEY_STRING) : NULL;
+        aa_srv_conf(s)->serves_tls = everywhere
+            || (node && has_ssl_engine(node->first_child));
+    }
+}
+
 int aa_serves_tls(const server_rec *s)
 {
-    const ap_directive_t *node = vhost_node(ap_conftree, s);
-
-    /* SSLEngine at the server level is inherited by every vhost. */
-    return (node && has_ssl_engine(node->first_child))
-        || has_ssl_engine(ap_conftree);
+    return aa_srv_conf(s)->serves_tls;
 }
 
 /* Appends those of names that d does not list to *missing. */
@@ -234,9 +253,49 @@ static int md_covers(const char *md_name, const char *name)
         || (md_name[0] == '*' && dot && !strcmp(md_name + 1, dot));
 }
 
+/* Domains (ints, in order) by a key of their names: the name itself, or
+ * what follows its first dot (what "*.<that>" covers). */
+static void add_by(apr_hash_t *h, apr_pool_t *p, const char *key, int j)
+{
+    apr_array_header_t *a = apr_hash_get(h, key, APR_HASH_KEY_STRING);
+
+    if (!a) {
+        a = apr_array_make(p, 1, sizeof(int));
+        apr_hash_set(h, key, APR_HASH_KEY_STRING, a);
+    }
+    if (!a->nelts || APR_ARRAY_IDX(a, a->nelts - 1, int) != j) {
+        APR_ARRAY_PUSH(a, int) = j;
+    }
+}
+
+static void warn_md_overlap(apr_array_header_t *w, apr_pool_t *p,
+                            const ap_directive_t *dir, const char *md_name,
+                            const aa_domain_t *d)
+{
+    int k;
+
+    for (k = 0; k < d->names->nelts; k++) {
+        const char *n = APR_ARRAY_IDX(d->names, k, const char *);
+        if (md_covers(md_name, n)) {
+            warn(w, AA_LOGNO(00603), apr_psprintf(p, "%s %s at %s:%d "
+                 "(mod_md) and the ACMEDomain at %s both manage %s: both "
+                 "obtain certificates for it and which one is served is "
+                 "not defined. Remove %s from one of them",
+                 dir->directive[0] == '<' ? dir->directive + 1
+                                          : dir->directive,
+                 md_name, dir->filename, dir->line_num, d->defined_at, n,
+                 n));
+            return;
+        }
+    }
+}
+
+/* Hashed both ways: a migration may list thousands of names in both
+ * modules. */
 static void warn_mod_md(apr_array_header_t *w, apr_pool_t *p,
                         const aa_global_t *g)
 {
+    apr_hash_t *exact, *parent;
     apr_array_header_t *md;
     int i, j, k;
 
@@ -245,27 +304,33 @@ static void warn_mod_md(apr_array_header_t *w, apr_pool_t *p,
     }
     md = apr_array_make(p, 8, sizeof(md_name_t));
     md_names(md, p, ap_conftree);
-    for (i = 0; i < md->nelts; i++) {
-        const ap_directive_t *dir = APR_ARRAY_IDX(md, i, md_name_t).dir;
-        const char *md_name = APR_ARRAY_IDX(md, i, md_name_t).name;
-        for (j = 0; j < g->domains->nelts; j++) {
-            const aa_domain_t *d = APR_ARRAY_IDX(g->domains, j,
-                                                 aa_domain_t *);
-            for (k = 0; k < d->names->nelts; k++) {
-                const char *n = APR_ARRAY_IDX(d->names, k, const char *);
-                if (md_covers(md_name, n)) {
-                    warn(w, AA_LOGNO(00603), apr_psprintf(p, "%s %s at "
-                         "%s:%d (mod_md) and the ACMEDomain at %s both "
-                         "manage %s: both obtain certificates for it and "
-                         "which one is served is not defined. Remove %s "
-                         "from one of them",
-                         dir->directive[0] == '<' ? dir->directive + 1
-                                                  : dir->directive,
-                         md_name, dir->filename, dir->line_num,
-                         d->defined_at, n, n));
-                    break;
-                }
+    if (!md->nelts) {
+        return;
+    }
+    exact = apr_hash_make(p);
+    parent = apr_hash_make(p);
+    for (j = 0; j < g->domains->nelts; j++) {
+        const aa_domain_t *d = APR_ARRAY_IDX(g->domains, j, aa_domain_t *);
+        for (k = 0; k < d->names->nelts; k++) {
+            const char *n = APR_ARRAY_IDX(d->names, k, const char *);
+            const char *dot = strchr(n, '.');
+            add_by(exact, p, n, j);
+            if (dot) {
+                add_by(parent, p, dot, j);
             }
+        }
+    }
+    for (i = 0; i < md->nelts; i++) {
+        const md_name_t *e = &APR_ARRAY_IDX(md, i, md_name_t);
+        /* "*.x" covers "*.x" and every "<label>.x": all under ".x" */
+        const apr_array_header_t *hits = e->name[0] == '*'
+            ? apr_hash_get(parent, e->name + 1, APR_HASH_KEY_STRING)
+            : apr_hash_get(exact, e->name, APR_HASH_KEY_STRING);
+        for (j = 0; hits && j < hits->nelts; j++) {
+            warn_md_overlap(w, p, e->dir, e->name,
+                            APR_ARRAY_IDX(g->domains,
+                                          APR_ARRAY_IDX(hits, j, int),
+                                          aa_domain_t *));
         }
     }
 }

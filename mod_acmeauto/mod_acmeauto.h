@@ -133,6 +133,7 @@ typedef struct {
     apr_array_header_t *dns_cmd;     /* ACMEDNSCmd argv */
     apr_interval_time_t dns_wait;    /* ACMEDNSWait, AA_UNSET */
     const char *dns_resolver;        /* ACMEDNSWait's resolver */
+    int serves_tls;                  /* see aa_serves_tls */
 } aa_srv_conf_t;
 
 /* Process-wide state, rebuilt by every post_config. */

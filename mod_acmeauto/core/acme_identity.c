@@ -1,48 +1,53 @@
 #include <stdlib.h>
 #include <string.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "acme_identity.h"
 #include "acme_util.h"
 
-static int contains(const apr_array_header_t *set, const char *name)
-{
-    int i;
+/* A domain sharing names with an index entry: the candidates of rules 1
+ * and 2. score: shared names * 2, plus 1 when the key is one of the
+ * domain's names; same: both hold exactly the same names. */
+typedef struct {
+    int i, k, score, same;
+} pair_t;
 
-    for (i = 0; i < set->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(set, i, const char *), name)) {
-            return 1;
+/* name -> the domains (ints, configuration order) that hold it. With
+ * thousands of domains every question "who has this name" must be one
+ * lookup, not a scan: the assignment runs at every start-up. */
+static apr_hash_t *name_owners(apr_pool_t *p, apr_array_header_t *const *sets,
+                               int n)
+{
+    apr_hash_t *h = apr_hash_make(p);
+    int i, j;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < sets[i]->nelts; j++) {
+            const char *name = APR_ARRAY_IDX(sets[i], j, const char *);
+            apr_array_header_t *a = apr_hash_get(h, name,
+                                                 APR_HASH_KEY_STRING);
+            if (!a) {
+                a = apr_array_make(p, 1, sizeof(int));
+                apr_hash_set(h, name, APR_HASH_KEY_STRING, a);
+            }
+            /* i's names come one after another: a repeat is the last */
+            if (!a->nelts || APR_ARRAY_IDX(a, a->nelts - 1, int) != i) {
+                APR_ARRAY_PUSH(a, int) = i;
+            }
         }
     }
-    return 0;
+    return h;
 }
 
-/* Names of set that the index entry (a JSON array) also holds; -1 if the
- * entry is no array. *same: both hold exactly the same names. */
-static int overlap(const apr_array_header_t *set, const json_t *entry,
-                   int *same)
+static int owns(apr_hash_t *owners, const char *name, int i)
 {
-    size_t i, n = json_array_size(entry);
-    int common = 0;
+    const apr_array_header_t *a = apr_hash_get(owners, name,
+                                               APR_HASH_KEY_STRING);
+    int j;
 
-    *same = 0;
-    if (!json_is_array(entry)) {
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        const char *name = json_string_value(json_array_get(entry, i));
-        common += name && contains(set, name);
-    }
-    *same = (size_t)common == n && common == set->nelts;
-    return common;
-}
-
-static int taken(const char *const *keys, int n, const char *key)
-{
-    int i;
-
-    for (i = 0; i < n; i++) {
-        if (keys[i] && !strcmp(keys[i], key)) {
+    for (j = 0; a && j < a->nelts; j++) {
+        if (APR_ARRAY_IDX(a, j, int) == i) {
             return 1;
         }
     }
@@ -64,39 +69,101 @@ static apr_array_header_t *index_keys(apr_pool_t *p, const json_t *index)
     return acme_str_sorted(p, a);
 }
 
-/* Rule 1 (want_exact) and rule 2: the best pair of an unassigned domain
- * and an untaken key first: most shared names, then the key being one
- * of the domain's names, then configuration order. */
-static void match_index(const char **keys, const json_t *index,
-                        const apr_array_header_t *ikeys,
-                        apr_array_header_t *const *sets, int n,
-                        int want_exact)
+/* Appends the domains that share names with index key k. count (n ints,
+ * all zero) is scratch and left zero. A name listed twice in the entry
+ * counts twice, a name listed twice in a set once. */
+static void pairs_of_key(apr_array_header_t *pairs, int *count, int *touched,
+                         apr_hash_t *owners, apr_array_header_t *const *sets,
+                         const json_t *entry, const char *key, int k)
 {
-    for (;;) {
-        int i, k, best_i = -1, best_k = -1, best_score = 0;
-        for (i = 0; i < n; i++) {
-            for (k = 0; !keys[i] && k < ikeys->nelts; k++) {
-                const char *key = APR_ARRAY_IDX(ikeys, k, const char *);
-                int same, score = overlap(sets[i], json_object_get(index,
-                                                                   key),
-                                          &same);
-                if (taken(keys, n, key) || score <= 0
-                    || (want_exact && !same)) {
-                    continue;
-                }
-                score = score * 2 + contains(sets[i], key);
-                if (score > best_score) {
-                    best_score = score;
-                    best_i = i;
-                    best_k = k;
-                }
+    size_t e, size = json_array_size(entry);
+    int t, nt = 0;
+
+    if (!json_is_array(entry)) {
+        return;
+    }
+    for (e = 0; e < size; e++) {
+        const char *name = json_string_value(json_array_get(entry, e));
+        const apr_array_header_t *a = name ? apr_hash_get(owners, name,
+            APR_HASH_KEY_STRING) : NULL;
+        int j;
+        for (j = 0; a && j < a->nelts; j++) {
+            int i = APR_ARRAY_IDX(a, j, int);
+            if (!count[i]++) {
+                touched[nt++] = i;
             }
         }
-        if (best_i < 0) {
-            return;
-        }
-        keys[best_i] = APR_ARRAY_IDX(ikeys, best_k, const char *);
     }
+    for (t = 0; t < nt; t++) {
+        int i = touched[t];
+        pair_t *pr = apr_array_push(pairs);
+        pr->i = i;
+        pr->k = k;
+        pr->score = count[i] * 2 + owns(owners, key, i);
+        pr->same = (size_t)count[i] == size && count[i] == sets[i]->nelts;
+        count[i] = 0;
+    }
+}
+
+/* Best first: score, then configuration order, then key order. */
+static int pair_cmp(const void *a, const void *b)
+{
+    const pair_t *x = a, *y = b;
+
+    if (x->score != y->score) {
+        return x->score > y->score ? -1 : 1;
+    }
+    if (x->i != y->i) {
+        return x->i < y->i ? -1 : 1;
+    }
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* Rule 1 (want_exact) and rule 2: the best pair of an unassigned domain
+ * and an untaken key first. Scores do not change as keys are handed out,
+ * so taking the sorted pairs in turn is the same as searching for the
+ * best remaining pair again and again, without the quadratic search. */
+static void match_pairs(const char **keys, char *key_taken,
+                        const apr_array_header_t *pairs,
+                        const apr_array_header_t *ikeys, int want_exact)
+{
+    int j;
+
+    for (j = 0; j < pairs->nelts; j++) {
+        const pair_t *pr = &APR_ARRAY_IDX(pairs, j, pair_t);
+        if (!keys[pr->i] && !key_taken[pr->k] && (!want_exact || pr->same)) {
+            keys[pr->i] = APR_ARRAY_IDX(ikeys, pr->k, const char *);
+            key_taken[pr->k] = 1;
+        }
+    }
+}
+
+static void match_index(const char **keys, apr_pool_t *p, const json_t *index,
+                        apr_array_header_t *const *sets, int n,
+                        apr_hash_t *owners)
+{
+    apr_array_header_t *ikeys = index_keys(p, index);
+    apr_array_header_t *pairs = apr_array_make(p, ikeys->nelts + 1,
+                                               sizeof(pair_t));
+    int *count = apr_pcalloc(p, sizeof(int) * (n + 1));
+    int *touched = apr_palloc(p, sizeof(int) * (n + 1));
+    char *key_taken = apr_pcalloc(p, ikeys->nelts + 1);
+    int k;
+
+    for (k = 0; k < ikeys->nelts; k++) {
+        const char *key = APR_ARRAY_IDX(ikeys, k, const char *);
+        pairs_of_key(pairs, count, touched, owners, sets,
+                     json_object_get(index, key), key, k);
+    }
+    qsort(pairs->elts, pairs->nelts, sizeof(pair_t), pair_cmp);
+    match_pairs(keys, key_taken, pairs, ikeys, 1);
+    match_pairs(keys, key_taken, pairs, ikeys, 0);
+}
+
+static void take(apr_hash_t *taken, const char **keys, int i, const char *key)
+{
+    keys[i] = key;
+    apr_hash_set(taken, key, APR_HASH_KEY_STRING, key);
 }
 
 void acme_identity_assign(const char **keys, apr_pool_t *p,
@@ -105,18 +172,24 @@ void acme_identity_assign(const char **keys, apr_pool_t *p,
                           int (*in_store)(void *baton, const char *key),
                           void *baton)
 {
-    apr_array_header_t *ikeys = index_keys(p, index);
+    apr_hash_t *taken = apr_hash_make(p);
     int i, j;
 
     memset(keys, 0, sizeof(*keys) * n);
-    match_index(keys, index, ikeys, sets, n, 1);
-    match_index(keys, index, ikeys, sets, n, 0);
+    if (index) {
+        match_index(keys, p, index, sets, n, name_owners(p, sets, n));
+    }
+    for (i = 0; i < n; i++) {
+        if (keys[i]) {
+            apr_hash_set(taken, keys[i], APR_HASH_KEY_STRING, keys[i]);
+        }
+    }
     for (i = 0; i < n; i++) {          /* 3: entries from before the index */
         for (j = 0; !keys[i] && in_store && j < sets[i]->nelts; j++) {
             const char *name = APR_ARRAY_IDX(sets[i], j, const char *);
-            if (!taken(keys, n, name) && !json_object_get(index, name)
-                && in_store(baton, name)) {
-                keys[i] = name;
+            if (!apr_hash_get(taken, name, APR_HASH_KEY_STRING)
+                && !json_object_get(index, name) && in_store(baton, name)) {
+                take(taken, keys, i, name);
             }
         }
     }
@@ -124,8 +197,9 @@ void acme_identity_assign(const char **keys, apr_pool_t *p,
         const char *first = APR_ARRAY_IDX(sets[i], 0, const char *);
         const char *key = first;
         for (j = 2; !keys[i]; j++) {
-            if (!taken(keys, n, key) && !json_object_get(index, key)) {
-                keys[i] = key;
+            if (!apr_hash_get(taken, key, APR_HASH_KEY_STRING)
+                && !json_object_get(index, key)) {
+                take(taken, keys, i, key);
             }
             key = apr_psprintf(p, "%s~%d", first, j);
         }

@@ -32,5 +32,6 @@ Suite *alpn_suite(void);
 Suite *dns_suite(void);
 Suite *poll_suite(void);
 Suite *share_suite(void);
+Suite *identity_scale_suite(void);
 
 #endif
