@@ -23,7 +23,7 @@
 #include "aa_config.h"
 #include "aa_ari.h"
 #include "aa_notify.h"
-#include "aa_orders.h"
+#include "acme_orders.h"
 #include "acme_json.h"
 #include "acme_handoff.h"
 #include "acme_restart.h"
@@ -70,7 +70,7 @@ typedef struct {
     int restart_wanted;       /* by the tick's thread only */
     apr_time_t first_staged;  /* while restart_wanted: the first set */
     apr_time_t last_staged;   /* ... and the latest */
-    apr_hash_t *ca_paused;    /* aa_orders_t.paused, in keep */
+    apr_hash_t *ca_paused;    /* acme_orders_t.paused, in keep */
     apr_time_t next_check;
     job_state_t *states;      /* one per g->domains */
     apr_time_t note_mtime;    /* handoff/restart.json last looked at */
@@ -316,9 +316,9 @@ static int pushed_back(const acme_error_t *err)
            || (err->type && !strcmp(err->type, "rateLimited"));
 }
 
-/* One domain's order, in a worker thread (aa_orders.c): it touches only
+/* One domain's order, in a worker thread (acme_orders.c): it touches only
  * this domain's state and files, and p, its own pool. */
-static void run_domain(child_ctx_t *ctx, aa_order_t *o, acme_ca_share_t *share,
+static void run_domain(child_ctx_t *ctx, acme_order_job_t *o, acme_ca_share_t *share,
                        apr_pool_t *p)
 {
     int i = o->index;
@@ -382,7 +382,7 @@ static void run_domain(child_ctx_t *ctx, aa_order_t *o, acme_ca_share_t *share,
                  strcmp(next_url, spec.server_url) ? next_url : "");
 }
 
-static void check_ari(child_ctx_t *ctx, const aa_orders_t *q, int i,
+static void check_ari(child_ctx_t *ctx, const acme_orders_t *q, int i,
                       apr_pool_t *p, apr_time_t now)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
@@ -393,7 +393,7 @@ static void check_ari(child_ctx_t *ctx, const aa_orders_t *q, int i,
 
     aa_domain_spec_at(&spec, d, current_index(d, st));
     /* One directory fetch per CA and tick, for ARI and orders alike. */
-    env.share = aa_orders_share(q, spec.server_url);
+    env.share = acme_orders_share(q, spec.server_url);
     aa_ari_check(&st->ari, d, &spec, &env, ctx->keep, p,
                  ctx->g->main_server, now);
     save_state(ctx, i, p, NULL);
@@ -532,7 +532,7 @@ static void after_order(child_ctx_t *ctx, int i, apr_pool_t *p,
 /* Everything for domain i but its order: the parent's verdict, ARI, the
  * expiry notice. 1 when an order is due (the caller runs it, with the
  * others, and then after_order). */
-static int tick_domain(child_ctx_t *ctx, const aa_orders_t *q, int i,
+static int tick_domain(child_ctx_t *ctx, const acme_orders_t *q, int i,
                        apr_pool_t *p, apr_time_t now, apr_time_t *next)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
@@ -555,7 +555,7 @@ static int tick_domain(child_ctx_t *ctx, const aa_orders_t *q, int i,
     }
     v = sched_view(d, st);
     if (!staged && acme_sched_due(&v, now)) {
-        paused = aa_orders_paused_until(q, current_server(d, st), now);
+        paused = acme_orders_paused_until(q, current_server(d, st), now);
         if (!paused) {
             return 1;
         }
@@ -575,19 +575,19 @@ typedef struct {
     apr_time_t *next;
 } tick_run_t;
 
-static void order_run(void *baton, aa_order_t *o, acme_ca_share_t *share,
+static void order_run(void *baton, acme_order_job_t *o, acme_ca_share_t *share,
                       apr_pool_t *p)
 {
     run_domain(((tick_run_t *)baton)->ctx, o, share, p);
 }
 
-static void order_finished(void *baton, aa_order_t *o)
+static void order_finished(void *baton, acme_order_job_t *o)
 {
     tick_run_t *run = baton;
     child_ctx_t *ctx = run->ctx;
     apr_pool_t *p;
 
-    if (o->state == AA_ORDER_DEFERRED) {
+    if (o->state == ACME_ORDER_DEFERRED) {
         /* Not started: its CA pushed back (the next tick is due when the
          * pause ends), or the server is stopping. */
         if (o->deferred_until && o->deferred_until < *run->next) {
@@ -626,7 +626,7 @@ static int orders_stopping(void *baton)
     return server_stopping(NULL);
 }
 
-static void orders_setup(aa_orders_t *q, child_ctx_t *ctx, tick_run_t *run)
+static void orders_setup(acme_orders_t *q, child_ctx_t *ctx, tick_run_t *run)
 {
     memset(q, 0, sizeof(*q));
     q->run = order_run;
@@ -738,7 +738,7 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
     apr_time_t now = apr_time_now(), next;
     apr_array_header_t *orders;
     tick_run_t run;
-    aa_orders_t q;
+    acme_orders_t q;
     int i, noted;
 
     if (state == AP_WATCHDOG_STATE_STARTING) {
@@ -775,12 +775,12 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
     run.p = ptemp;
     run.next = &next;
     orders_setup(&q, ctx, &run);
-    orders = apr_array_make(ptemp, 8, sizeof(aa_order_t));
+    orders = apr_array_make(ptemp, 8, sizeof(acme_order_job_t));
     for (i = 0; i < ctx->g->domains->nelts && !server_stopping(NULL); i++) {
         apr_pool_t *p;
         apr_pool_create(&p, ptemp);
         if (tick_domain(ctx, &q, i, p, now, &next)) {
-            aa_order_t *o = apr_array_push(orders);
+            acme_order_job_t *o = apr_array_push(orders);
             memset(o, 0, sizeof(*o));
             o->index = i;
             o->ca = current_server(APR_ARRAY_IDX(ctx->g->domains, i,
@@ -789,7 +789,7 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
         apr_pool_destroy(p);
         now = apr_time_now();
     }
-    aa_orders_run(&q, orders, ptemp);
+    acme_orders_run(&q, orders, ptemp);
     ctx->next_check = next;
     if (!server_stopping(NULL)) {
         send_restart_request(ctx, ptemp);

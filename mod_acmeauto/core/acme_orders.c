@@ -7,7 +7,7 @@
  * the CA, so a thread per order in flight costs little, and the core's
  * code stays a plain sequence instead of becoming a state machine. The
  * pool is bounded: at most per_ca orders at each CA (ACMEMaxOrders)
- * and AA_MAX_WORKERS threads in all.
+ * and ACME_ORDERS_MAX_WORKERS threads in all.
  *
  * Pools: every order gets an unmanaged pool of its own (its own
  * allocator: no locking between orders); the threads and the CA shares
@@ -20,16 +20,16 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_cond.h>
 
-#include "aa_orders.h"
+#include "acme_orders.h"
 
-#define AA_MAX_WORKERS 64
+#define ACME_ORDERS_MAX_WORKERS 64
 /* How long a CA that answered 429 or 503 without Retry-After gets no new
  * orders from this job. */
-#define AA_PUSHBACK_PAUSE apr_time_from_sec(60)
+#define ACME_ORDERS_PUSHBACK_PAUSE apr_time_from_sec(60)
 
 typedef struct {
     const char *url;
-    apr_array_header_t *queue;      /* aa_order_t*, in the caller's order */
+    apr_array_header_t *queue;      /* acme_order_job_t*, in the caller's order */
     int next;                       /* first of queue not yet started */
     int running;
     apr_time_t paused_until;
@@ -37,11 +37,11 @@ typedef struct {
 } ca_slot_t;
 
 typedef struct {
-    const aa_orders_t *q;
+    const acme_orders_t *q;
     apr_array_header_t *slots;      /* ca_slot_t* */
     apr_thread_mutex_t *lock;       /* all below, and the slots */
     apr_thread_cond_t *changed;     /* an order ended, a worker left */
-    apr_array_header_t *ended;      /* aa_order_t*: not yet seen by the
+    apr_array_header_t *ended;      /* acme_order_job_t*: not yet seen by the
                                      * caller; in the caller's pool,
                                      * pushed to under lock (it has room
                                      * for every order: no allocation) */
@@ -49,7 +49,7 @@ typedef struct {
     int workers;                    /* still running */
 } run_t;
 
-apr_time_t aa_orders_paused_until(const aa_orders_t *q, const char *url,
+apr_time_t acme_orders_paused_until(const acme_orders_t *q, const char *url,
                                   apr_time_t now)
 {
     apr_time_t *until = q->paused ? apr_hash_get(q->paused, url,
@@ -58,7 +58,7 @@ apr_time_t aa_orders_paused_until(const aa_orders_t *q, const char *url,
     return until && *until > now ? *until : 0;
 }
 
-acme_ca_share_t *aa_orders_share(const aa_orders_t *q, const char *url)
+acme_ca_share_t *acme_orders_share(const acme_orders_t *q, const char *url)
 {
     acme_ca_share_t *share = apr_hash_get(q->shares, url,
                                           APR_HASH_KEY_STRING);
@@ -75,18 +75,18 @@ acme_ca_share_t *aa_orders_share(const aa_orders_t *q, const char *url)
 static void defer_queue(run_t *r, ca_slot_t *slot, int stopping)
 {
     while (slot->next < slot->queue->nelts) {
-        aa_order_t *o = APR_ARRAY_IDX(slot->queue, slot->next++,
-                                      aa_order_t *);
-        o->state = AA_ORDER_DEFERRED;
+        acme_order_job_t *o = APR_ARRAY_IDX(slot->queue, slot->next++,
+                                      acme_order_job_t *);
+        o->state = ACME_ORDER_DEFERRED;
         o->deferred_until = stopping ? 0 : slot->paused_until;
-        APR_ARRAY_PUSH(r->ended, aa_order_t *) = o;
+        APR_ARRAY_PUSH(r->ended, acme_order_job_t *) = o;
         r->queued--;
     }
 }
 
 /* Under r->lock: the next order a worker may start, or NULL. Looks at
  * the CAs, not at the orders: cheap with thousands queued. */
-static aa_order_t *pick(run_t *r, ca_slot_t **slot_out)
+static acme_order_job_t *pick(run_t *r, ca_slot_t **slot_out)
 {
     int stopping = r->q->stopping(r->q->baton);
     apr_time_t now = apr_time_now();
@@ -103,9 +103,9 @@ static aa_order_t *pick(run_t *r, ca_slot_t **slot_out)
             continue;
         }
         if (slot->running < r->q->per_ca) {
-            aa_order_t *o = APR_ARRAY_IDX(slot->queue, slot->next++,
-                                          aa_order_t *);
-            o->state = AA_ORDER_RUNNING;
+            acme_order_job_t *o = APR_ARRAY_IDX(slot->queue, slot->next++,
+                                          acme_order_job_t *);
+            o->state = ACME_ORDER_RUNNING;
             slot->running++;
             r->queued--;
             *slot_out = slot;
@@ -119,7 +119,7 @@ static aa_order_t *pick(run_t *r, ca_slot_t **slot_out)
 static void work(run_t *r)
 {
     ca_slot_t *slot;
-    aa_order_t *o;
+    acme_order_job_t *o;
     apr_pool_t *p;
 
     apr_thread_mutex_lock(r->lock);
@@ -139,14 +139,14 @@ static void work(run_t *r)
         }
         apr_thread_mutex_lock(r->lock);
         slot->running--;
-        o->state = AA_ORDER_DONE;
+        o->state = ACME_ORDER_DONE;
         if (o->ca_pushed_back) {
             /* Backpressure: the orders queued for this CA wait for a
              * later run; those in flight finish. */
             slot->paused_until = apr_time_now() + (o->ca_retry_after > 0
-                ? o->ca_retry_after : AA_PUSHBACK_PAUSE);
+                ? o->ca_retry_after : ACME_ORDERS_PUSHBACK_PAUSE);
         }
-        APR_ARRAY_PUSH(r->ended, aa_order_t *) = o;
+        APR_ARRAY_PUSH(r->ended, acme_order_job_t *) = o;
         apr_thread_cond_broadcast(r->changed);
     }
     apr_thread_mutex_unlock(r->lock);
@@ -198,21 +198,21 @@ static apr_status_t make_slots(run_t *r, apr_array_header_t *orders,
 
     r->slots = apr_array_make(rp, 4, sizeof(ca_slot_t *));
     for (i = 0; i < orders->nelts; i++) {
-        aa_order_t *o = &APR_ARRAY_IDX(orders, i, aa_order_t);
+        acme_order_job_t *o = &APR_ARRAY_IDX(orders, i, acme_order_job_t);
         ca_slot_t *slot = apr_hash_get(by_url, o->ca, APR_HASH_KEY_STRING);
         if (!slot) {
             slot = apr_pcalloc(rp, sizeof(*slot));
             slot->url = o->ca;
-            slot->queue = apr_array_make(rp, 16, sizeof(aa_order_t *));
-            slot->paused_until = aa_orders_paused_until(r->q, o->ca, now);
-            if (!(slot->share = aa_orders_share(r->q, o->ca))) {
+            slot->queue = apr_array_make(rp, 16, sizeof(acme_order_job_t *));
+            slot->paused_until = acme_orders_paused_until(r->q, o->ca, now);
+            if (!(slot->share = acme_orders_share(r->q, o->ca))) {
                 return APR_ENOMEM;
             }
             apr_hash_set(by_url, o->ca, APR_HASH_KEY_STRING, slot);
             APR_ARRAY_PUSH(r->slots, ca_slot_t *) = slot;
         }
-        o->state = AA_ORDER_QUEUED;
-        APR_ARRAY_PUSH(slot->queue, aa_order_t *) = o;
+        o->state = ACME_ORDER_QUEUED;
+        APR_ARRAY_PUSH(slot->queue, acme_order_job_t *) = o;
     }
     r->queued = orders->nelts;
     return APR_SUCCESS;
@@ -226,20 +226,20 @@ static int workers_wanted(const run_t *r)
         int queued = APR_ARRAY_IDX(r->slots, i, ca_slot_t *)->queue->nelts;
         n += queued < r->q->per_ca ? queued : r->q->per_ca;
     }
-    return n < AA_MAX_WORKERS ? n : AA_MAX_WORKERS;
+    return n < ACME_ORDERS_MAX_WORKERS ? n : ACME_ORDERS_MAX_WORKERS;
 }
 
 /* The caller's thread while the workers run: hands each ended order to
- * finished, and calls meanwhile at least every AA_ORDERS_WAKEUP. */
+ * finished, and calls meanwhile at least every ACME_ORDERS_WAKEUP. */
 static void watch(run_t *r)
 {
-    const aa_orders_t *q = r->q;
+    const acme_orders_t *q = r->q;
     int seen = 0;
 
     apr_thread_mutex_lock(r->lock);
     for (;;) {
         while (seen < r->ended->nelts) {
-            aa_order_t *o = APR_ARRAY_IDX(r->ended, seen++, aa_order_t *);
+            acme_order_job_t *o = APR_ARRAY_IDX(r->ended, seen++, acme_order_job_t *);
             apr_thread_mutex_unlock(r->lock);
             q->finished(q->baton, o);
             apr_thread_mutex_lock(r->lock);
@@ -247,7 +247,7 @@ static void watch(run_t *r)
         if (r->workers == 0) {
             break;
         }
-        apr_thread_cond_timedwait(r->changed, r->lock, AA_ORDERS_WAKEUP);
+        apr_thread_cond_timedwait(r->changed, r->lock, ACME_ORDERS_WAKEUP);
         if (q->meanwhile) {
             apr_thread_mutex_unlock(r->lock);
             q->meanwhile(q->baton);
@@ -260,7 +260,7 @@ static void watch(run_t *r)
 /* Pauses a CA pushed back on beyond this run, in the caller's hash. */
 static void keep_pauses(const run_t *r)
 {
-    const aa_orders_t *q = r->q;
+    const acme_orders_t *q = r->q;
     int i;
 
     for (i = 0; q->paused && i < r->slots->nelts; i++) {
@@ -279,7 +279,7 @@ static void keep_pauses(const run_t *r)
     }
 }
 
-void aa_orders_run(const aa_orders_t *q, apr_array_header_t *orders,
+void acme_orders_run(const acme_orders_t *q, apr_array_header_t *orders,
                    apr_pool_t *p)
 {
     apr_thread_t **threads;
@@ -292,7 +292,7 @@ void aa_orders_run(const aa_orders_t *q, apr_array_header_t *orders,
     }
     memset(&r, 0, sizeof(r));
     r.q = q;
-    r.ended = apr_array_make(p, orders->nelts, sizeof(aa_order_t *));
+    r.ended = apr_array_make(p, orders->nelts, sizeof(acme_order_job_t *));
     if (make_slots(&r, orders, rp, apr_time_now()) != APR_SUCCESS
         || apr_thread_mutex_create(&r.lock, APR_THREAD_MUTEX_DEFAULT, rp)
            != APR_SUCCESS
