@@ -782,9 +782,14 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
         if (tick_domain(ctx, &q, i, p, now, &next)) {
             acme_order_job_t *o = apr_array_push(orders);
             memset(o, 0, sizeof(*o));
+            aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i,
+                                           aa_domain_t *);
             o->index = i;
-            o->ca = current_server(APR_ARRAY_IDX(ctx->g->domains, i,
-                                   aa_domain_t *), &ctx->states[i]);
+            o->ca = current_server(d, &ctx->states[i]);
+            /* A site with no certificate of its own yet (nothing, a
+             * fallback, the one it migrates from) goes first, then the
+             * renewal whose certificate ends soonest. */
+            o->urgency = d->is_live ? d->cert_not_after : 0;
         }
         apr_pool_destroy(p);
         now = apr_time_now();

@@ -14,6 +14,7 @@
  * live in a pool whose allocator has a mutex, since threads are created
  * and end concurrently. The caller's pools are only ever used from the
  * caller's thread. */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -189,7 +190,20 @@ static apr_status_t shared_pool(apr_pool_t **rp)
     return APR_SUCCESS;
 }
 
-/* Orders grouped by CA, in the caller's order within each. */
+/* Least urgency first; ties keep the caller's order (a stable sort by
+ * hand: qsort is not stable). */
+static int by_urgency(const void *a, const void *b)
+{
+    const acme_order_job_t *x = *(acme_order_job_t *const *)a;
+    const acme_order_job_t *y = *(acme_order_job_t *const *)b;
+
+    if (x->urgency != y->urgency) {
+        return x->urgency < y->urgency ? -1 : 1;
+    }
+    return x < y ? -1 : x > y;
+}
+
+/* Orders grouped by CA, each queue by urgency. */
 static apr_status_t make_slots(run_t *r, apr_array_header_t *orders,
                                apr_pool_t *rp, apr_time_t now)
 {
@@ -213,6 +227,12 @@ static apr_status_t make_slots(run_t *r, apr_array_header_t *orders,
         }
         o->state = ACME_ORDER_QUEUED;
         APR_ARRAY_PUSH(slot->queue, acme_order_job_t *) = o;
+    }
+    for (i = 0; i < r->slots->nelts; i++) {
+        apr_array_header_t *queue = APR_ARRAY_IDX(r->slots, i,
+                                                  ca_slot_t *)->queue;
+        qsort(queue->elts, queue->nelts, sizeof(acme_order_job_t *),
+              by_urgency);
     }
     r->queued = orders->nelts;
     return APR_SUCCESS;

@@ -18,6 +18,8 @@ typedef enum {
 typedef struct {
     int index;                      /* the caller's: which domain */
     const char *ca;                 /* its CA's directory URL */
+    apr_time_t urgency;             /* lower first (e.g. the time its
+                                     * certificate ends; 0 for none) */
     acme_order_state_e state;
     /* Set by run: the CA asked us to slow down (429, 503, rateLimited),
      * and for how long its other orders wait (0: a minute). */
@@ -53,9 +55,10 @@ typedef struct {
 
 #define ACME_ORDERS_WAKEUP apr_time_from_msec(250)
 
-/* Runs the orders (acme_order_job_t) at most per_ca at a time per CA, and
- * returns when every one has ended or been deferred: no worker runs
- * after. p is the caller's. */
+/* Runs the orders (acme_order_job_t) at most per_ca at a time per CA,
+ * the least urgency first (ties in the array's order), and returns when
+ * every one has ended or been deferred: no worker runs after. p is the
+ * caller's. */
 void acme_orders_run(const acme_orders_t *q, apr_array_header_t *orders,
                    apr_pool_t *p);
 
