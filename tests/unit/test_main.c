@@ -47,6 +47,7 @@ int main(void)
     srunner_add_suite(sr, poll_suite());
     srunner_add_suite(sr, share_suite());
     srunner_add_suite(sr, identity_scale_suite());
+    srunner_add_suite(sr, orders_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

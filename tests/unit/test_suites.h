@@ -33,5 +33,6 @@ Suite *dns_suite(void);
 Suite *poll_suite(void);
 Suite *share_suite(void);
 Suite *identity_scale_suite(void);
+Suite *orders_suite(void);
 
 #endif
