@@ -72,6 +72,12 @@ acme_ca_share_t *acme_orders_share(const acme_orders_t *q, const char *url)
     return share;
 }
 
+/* At least one at a time: 0 would leave every order queued for ever. */
+static int per_ca(const acme_orders_t *q)
+{
+    return q->per_ca > 0 ? q->per_ca : 1;
+}
+
 /* Under r->lock: marks every queued order of slot deferred. */
 static void defer_queue(run_t *r, ca_slot_t *slot, int stopping)
 {
@@ -103,7 +109,7 @@ static acme_order_job_t *pick(run_t *r, ca_slot_t **slot_out)
             apr_thread_cond_broadcast(r->changed);
             continue;
         }
-        if (slot->running < r->q->per_ca) {
+        if (slot->running < per_ca(r->q)) {
             acme_order_job_t *o = APR_ARRAY_IDX(slot->queue, slot->next++,
                                           acme_order_job_t *);
             o->state = ACME_ORDER_RUNNING;
@@ -137,10 +143,15 @@ static void work(run_t *r)
         if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
             r->q->run(r->q->baton, o, slot->share, p);
             apr_pool_destroy(p);
+            o->state = ACME_ORDER_DONE;
+        }
+        else {
+            /* Out of memory: not run, tried again later. */
+            o->state = ACME_ORDER_DEFERRED;
+            o->deferred_until = apr_time_now() + ACME_ORDERS_PUSHBACK_PAUSE;
         }
         apr_thread_mutex_lock(r->lock);
         slot->running--;
-        o->state = ACME_ORDER_DONE;
         if (o->ca_pushed_back) {
             /* Backpressure: the orders queued for this CA wait for a
              * later run; those in flight finish. */
@@ -244,7 +255,7 @@ static int workers_wanted(const run_t *r)
 
     for (i = 0; i < r->slots->nelts; i++) {
         int queued = APR_ARRAY_IDX(r->slots, i, ca_slot_t *)->queue->nelts;
-        n += queued < r->q->per_ca ? queued : r->q->per_ca;
+        n += queued < per_ca(r->q) ? queued : per_ca(r->q);
     }
     return n < ACME_ORDERS_MAX_WORKERS ? n : ACME_ORDERS_MAX_WORKERS;
 }
@@ -299,6 +310,21 @@ static void keep_pauses(const run_t *r)
     }
 }
 
+/* Nothing could be set up (no memory, no mutex): every order is
+ * deferred for a minute, and said so. */
+static void defer_all(const acme_orders_t *q, apr_array_header_t *orders)
+{
+    apr_time_t until = apr_time_now() + ACME_ORDERS_PUSHBACK_PAUSE;
+    int i;
+
+    for (i = 0; i < orders->nelts; i++) {
+        acme_order_job_t *o = &APR_ARRAY_IDX(orders, i, acme_order_job_t);
+        o->state = ACME_ORDER_DEFERRED;
+        o->deferred_until = until;
+        q->finished(q->baton, o);
+    }
+}
+
 void acme_orders_run(const acme_orders_t *q, apr_array_header_t *orders,
                    apr_pool_t *p)
 {
@@ -307,7 +333,11 @@ void acme_orders_run(const acme_orders_t *q, apr_array_header_t *orders,
     run_t r;
     int i, n, started = 0;
 
-    if (!orders->nelts || shared_pool(&rp) != APR_SUCCESS) {
+    if (!orders->nelts) {
+        return;
+    }
+    if (shared_pool(&rp) != APR_SUCCESS) {
+        defer_all(q, orders);
         return;
     }
     memset(&r, 0, sizeof(r));
@@ -318,6 +348,7 @@ void acme_orders_run(const acme_orders_t *q, apr_array_header_t *orders,
            != APR_SUCCESS
         || apr_thread_cond_create(&r.changed, rp) != APR_SUCCESS) {
         apr_pool_destroy(rp);
+        defer_all(q, orders);
         return;
     }
     n = orders->nelts == 1 ? 0 : workers_wanted(&r);

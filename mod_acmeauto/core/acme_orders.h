@@ -26,8 +26,10 @@ typedef struct {
     int ca_pushed_back;
     apr_interval_time_t ca_retry_after;
     int restart_wanted;             /* set by run, read by finished */
-    apr_time_t deferred_until;      /* deferred: when its CA takes orders
-                                     * again (0: stopping) */
+    apr_time_t deferred_until;      /* deferred: when to try again (its
+                                     * CA's pause, or a minute when the
+                                     * pool could not be set up; 0:
+                                     * stopping) */
 } acme_order_job_t;
 
 typedef struct {
@@ -38,11 +40,12 @@ typedef struct {
     /* In the caller's thread, for each order as it ends or is deferred. */
     void (*finished)(void *baton, acme_order_job_t *o);
     /* In the caller's thread, at least every ACME_ORDERS_WAKEUP while
-     * orders run: work that must not wait for the slowest order. */
+     * orders run in workers: work that must not wait for the slowest
+     * order. (A single order runs in the caller's thread: not then.) */
     void (*meanwhile)(void *baton);
     int (*stopping)(void *baton);
     void *baton;
-    int per_ca;                     /* ACMEMaxOrders */
+    int per_ca;                     /* ACMEMaxOrders; below 1: 1 */
     /* The run's acme_ca_share_t per CA URL (acme_orders_share), in
      * share_pool: the tick's other requests (ARI) use them too. */
     apr_hash_t *shares;

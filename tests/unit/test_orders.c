@@ -49,6 +49,8 @@ typedef struct {
     int active;                     /* runs in progress */
     int running[2], most[2];        /* per CA: in flight, most at once */
     int run_calls;
+    int order_run[MAX_ORDERS];      /* indices, in the order run began */
+    int nrun;
     int runs[MAX_ORDERS];
     apr_os_thread_t run_thread[MAX_ORDERS];
     acme_ca_share_t *run_share[MAX_ORDERS];
@@ -156,6 +158,7 @@ static void orders_test_run(void *baton, acme_order_job_t *o,
     c->ran_after_return += c->returned;
     c->active++;
     c->run_calls++;
+    c->order_run[c->nrun++] = o->index;
     c->runs[o->index]++;
     c->run_thread[o->index] = apr_os_thread_current();
     c->run_share[o->index] = share;
@@ -567,6 +570,51 @@ START_TEST(one_order_runs_in_the_callers_thread)
 }
 END_TEST
 
+/* One at a time at A: the orders start by urgency, least first, and in
+ * the array's order among equals (new sites before renewals, the renewal
+ * that ends soonest first). */
+START_TEST(orders_start_by_urgency)
+{
+    static const apr_time_t urgency[] = { 50, 0, 30, 0, 10 };
+    static const int expected[] = { 1, 3, 4, 2, 0 };
+    acme_orders_t q;
+    orders_ctx_t *c = ctx_make(&q, RUN_PLAIN, 1);
+    apr_array_header_t *orders = make_orders(c, 5, 0);
+    int i;
+
+    for (i = 0; i < 5; i++) {
+        order_at(orders, i)->urgency = urgency[i];
+    }
+    run_orders(&q, c, orders);
+    ck_assert_int_eq(c->nrun, 5);
+    for (i = 0; i < 5; i++) {
+        ck_assert_msg(c->order_run[i] == expected[i], "run %d was order %d, "
+                      "not %d", i, c->order_run[i], expected[i]);
+    }
+    ctx_done(c);
+}
+END_TEST
+
+/* A limit below 1 counts as 1: every order runs, one at a time, and the
+ * run returns (it used to wait for ever). */
+START_TEST(a_limit_below_one_is_one)
+{
+    acme_orders_t q;
+    orders_ctx_t *c = ctx_make(&q, RUN_PLAIN, 0);
+    apr_array_header_t *orders = make_orders(c, 4, 2);
+    int i;
+
+    run_orders(&q, c, orders);
+    for (i = 0; i < orders->nelts; i++) {
+        ck_assert_int_eq(c->runs[i], 1);
+        ck_assert_int_eq(order_at(orders, i)->state, ACME_ORDER_DONE);
+    }
+    ck_assert_int_eq(c->most[0], 1);
+    ck_assert_int_eq(c->most[1], 1);
+    ctx_done(c);
+}
+END_TEST
+
 /* One share per CA URL, whoever asks; each order gets its CA's. */
 START_TEST(orders_get_their_cas_share)
 {
@@ -606,6 +654,8 @@ Suite *orders_suite(void)
     tcase_add_test(tc, meanwhile_runs_in_the_caller_while_an_order_is_in_flight);
     tcase_add_test(tc, one_order_runs_in_the_callers_thread);
     tcase_add_test(tc, orders_get_their_cas_share);
+    tcase_add_test(tc, orders_start_by_urgency);
+    tcase_add_test(tc, a_limit_below_one_is_one);
     suite_add_tcase(s, tc);
     return s;
 }
