@@ -743,9 +743,12 @@ static apr_status_t child_tick(int state, void *data, apr_pool_t *ptemp)
 
     if (state == AP_WATCHDOG_STATE_STARTING) {
         child_start(ctx, ptemp);
+        /* and the first tick at once, not a second later */
+    }
+    else if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
     }
-    if (state != AP_WATCHDOG_STATE_RUNNING || child_exiting) {
+    if (child_exiting) {
         return APR_SUCCESS;
     }
     noted = restart_note_changed(ctx, ptemp);
