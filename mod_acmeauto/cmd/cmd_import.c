@@ -580,6 +580,7 @@ static void plan_domain(import_t *im, ax_ctx_t *ctx, apr_pool_t *p,
 {
     const acme_conf_domain_t *d = pd->d;
     const char *near_why = NULL, *server;
+    cb_cert_t *near = NULL;
     apr_time_t mine;
     int i;
 
@@ -598,14 +599,20 @@ static void plan_domain(import_t *im, ax_ctx_t *ctx, apr_pool_t *p,
         }
         else if (!near_why && acme_cert_covers(c->info, d->name)) {
             near_why = apr_psprintf(p, "Certbot's %s: %s", c->name, why);
+            near = c;
         }
     }
-    if (!pd->cert) {
+    mine = live_until(ctx, d, p);
+    /* No advice on how to import what the module's own certificate
+     * outlives anyway. */
+    if (!pd->cert && near && mine >= near->info->not_after) {
+        pd->cert = near;
+    }
+    else if (!pd->cert) {
         pd->why = near_why ? near_why : "no valid Certbot certificate "
                   "covers its names";
         return;
     }
-    mine = live_until(ctx, d, p);
     if (mine >= pd->cert->info->not_after) {
         pd->why = apr_psprintf(p, "the module's own certificate is valid "
                                "until %s, Certbot's %s only until %s",
