@@ -308,7 +308,9 @@ def test_configtest_warns_store_read_only(ro_mount, apache, pebble):
 @pytest.mark.log_allow(r"AA00111: the store \S+ cannot be used",
                        r"AA00106: ct\w+\.t62\.test: cannot write the fallback",
                        # the job, if its first tick comes before the stop
-                       r"AA00305: ct\w+\.t62\.test: .*check ACMEStoreDir")
+                       r"AA00305: ct\w+\.t62\.test: .*check ACMEStoreDir",
+                       r"AA00301: ct\w+\.t62\.test: http-01 for \S+: writing the "
+                       r"http-01 answer")
 @pytest.mark.parametrize("spoil,problem", [
     ("chown", "has the wrong owner (it must be root's, and writable by root only)"),
     ("chmod", "is writable by others than root (it must be root's, and writable "
