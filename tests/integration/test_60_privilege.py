@@ -175,8 +175,11 @@ def _stage_once(a, name, tag, tamper):
             out.write(data)
         os.chown(tmp, pw.pw_uid, pw.pw_gid)
         os.rename(tmp, os.path.join(d, f))
+    # the CA the job uses: a set from another CA would (rightly) make the
+    # job renew at once, from its CA, once that set is live
     meta = json.dumps({"names": [name], "key_types": ["rsa2048"], "files": files,
-                       "server": "forged", "staged": int(time.time()), "tag": tag})
+                       "server": a.pebble.directory_url, "staged": int(time.time()),
+                       "tag": tag})
     tmp = os.path.join(d, "staged.json.t")
     write_file(tmp, meta, mode=0o600)
     os.chown(tmp, pw.pw_uid, pw.pw_gid)
