@@ -10,9 +10,10 @@
  * and ACME_ORDERS_MAX_WORKERS threads in all.
  *
  * Pools: every order gets an unmanaged pool of its own (its own
- * allocator: no locking between orders); the threads and the CA shares
- * live in a pool whose allocator has a mutex, since threads are created
- * and end concurrently. The caller's pools are only ever used from the
+ * allocator: no locking between orders); the threads and the queues live
+ * in a pool whose allocator has a mutex, since threads are created and
+ * end concurrently. The CA shares are made in the caller's thread and
+ * guard themselves. The caller's pools are only ever used from the
  * caller's thread. */
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,13 @@
 #include "acme_orders.h"
 
 #define ACME_ORDERS_MAX_WORKERS 64
-/* How long a CA that answered 429 or 503 without Retry-After gets no new
- * orders from this job. */
+/* How long a CA that pushed back gets no new orders when the order did
+ * not say (ca_retry_after 0); and the wait when nothing could be set up. */
 #define ACME_ORDERS_PUSHBACK_PAUSE apr_time_from_sec(60)
 
 typedef struct {
     const char *url;
-    apr_array_header_t *queue;      /* acme_order_job_t*, in the caller's order */
+    apr_array_header_t *queue;      /* acme_order_job_t*, by urgency */
     int next;                       /* first of queue not yet started */
     int running;
     apr_time_t paused_until;
