@@ -318,8 +318,8 @@ static int pushed_back(const acme_error_t *err)
 
 /* One domain's order, in a worker thread (acme_orders.c): it touches only
  * this domain's state and files, and p, its own pool. */
-static void run_domain(child_ctx_t *ctx, acme_order_job_t *o, acme_ca_share_t *share,
-                       apr_pool_t *p)
+static void run_domain(child_ctx_t *ctx, acme_order_job_t *o,
+                       acme_ca_share_t *share, apr_pool_t *p)
 {
     int i = o->index;
     server_rec *s = ctx->g->main_server;
