@@ -271,7 +271,8 @@ static void watch(run_t *r)
     apr_thread_mutex_lock(r->lock);
     for (;;) {
         while (seen < r->ended->nelts) {
-            acme_order_job_t *o = APR_ARRAY_IDX(r->ended, seen++, acme_order_job_t *);
+            acme_order_job_t *o = APR_ARRAY_IDX(r->ended, seen++,
+                                                acme_order_job_t *);
             apr_thread_mutex_unlock(r->lock);
             q->finished(q->baton, o);
             apr_thread_mutex_lock(r->lock);
