@@ -487,6 +487,20 @@ def assert_bad_nonces_retried_at_once(apache, name, proxy, within=10.0, give_up_
     return pairs
 
 
+def run_certbot(cmd, logs_dir, attempts=3, **kw):
+    """Runs Debian's certbot; again when it gave up on Pebble's nonce
+    rejections (its acme library retries a badNonce only once, and Pebble
+    refuses 5% of nonces on purpose). Returns the last CompletedProcess."""
+    for _ in range(attempts):
+        cp = subprocess.run(cmd, **kw)
+        if cp.returncode == 0:
+            break
+        log = read_text(os.path.join(logs_dir, "letsencrypt.log"))
+        if "badNonce" not in log[-20000:]:
+            break
+    return cp
+
+
 class Pki:
     """Throwaway CA and a server certificate for Pebble's own HTTPS listeners."""
 

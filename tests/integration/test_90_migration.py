@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness import account_conf, mkdir, parse_cert, vhosts, write_file
+from harness import account_conf, mkdir, parse_cert, run_certbot, vhosts, write_file
 
 TIMEOUT = 90
 CERTBOT = "/usr/bin/certbot"
@@ -56,8 +56,9 @@ def _certbot(a, pki, base, *args):
     cmd = [CERTBOT, *args, "--config-dir", os.path.join(base, "config"),
            "--work-dir", os.path.join(base, "work"), "--logs-dir", os.path.join(base, "logs"),
            "--non-interactive"]
-    cp = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                        text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=base)
+    cp = run_certbot(cmd, os.path.join(base, "logs"), env=env, stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, text=True, timeout=120,
+                     stdin=subprocess.DEVNULL, cwd=base)
     assert cp.returncode == 0, "%s\n%s\n%s" % (" ".join(cmd), cp.stdout, a.diagnostics())
     return cp.stdout
 

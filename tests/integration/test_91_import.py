@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from harness import HTTP_PORT, LOOPBACK, parse_cert, vhosts
+from harness import HTTP_PORT, LOOPBACK, parse_cert, run_certbot, vhosts
 
 CERTBOT = "/usr/bin/certbot"
 
@@ -29,7 +29,8 @@ def _certbot(cbdir, pki, pebble, proxy, name):
            "--logs-dir", os.path.join(cbdir, "logs"), "--non-interactive",
            "--agree-tos", "-m", "a@b.test", "--no-eff-email", "--key-type", "ecdsa"]
     env = dict(os.environ, REQUESTS_CA_BUNDLE=pki.ca_file)
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    r = run_certbot(cmd, os.path.join(cbdir, "logs"), env=env, capture_output=True,
+                    text=True, timeout=120)
     assert r.returncode == 0, (r.stdout, r.stderr)
     with open(os.path.join(cbdir, "live", name, "cert.pem")) as f:
         return parse_cert(f.read())
