@@ -916,7 +916,7 @@ const command_rec aa_directives[] = {
     AP_INIT_TAKE1("ACMECheckInterval", set_check_interval, NULL, RSRC_CONF,
         "How often all certificates are checked"),
     AP_INIT_TAKE1("ACMEMaxOrders", set_max_orders, NULL, RSRC_CONF,
-                  "how many orders run at once at each CA (default 5)"),
+        "Orders run at once at each CA (1 to 64, default 5)"),
     AP_INIT_TAKE1("ACMERetryDelay", set_retry_delay, NULL, RSRC_CONF,
         "First delay after a failure; grows with each further failure"),
     AP_INIT_TAKE1("ACMERenewWindow", set_renew_window, NULL, RSRC_CONF,
@@ -924,8 +924,8 @@ const command_rec aa_directives[] = {
     AP_INIT_TAKE1("ACMEActivationDelay", set_activation_delay, NULL,
         RSRC_CONF, "Hold a renewed certificate back this long after issuance"),
     AP_INIT_TAKE_ARGV("ACMEChallenges", set_challenges, NULL, RSRC_CONF,
-        "Challenge types in order of preference (http-01, dns-01, "
-        "dns-persist-01)"),
+        "Challenge types in order of preference (http-01, tls-alpn-01, "
+        "dns-01, dns-persist-01)"),
     AP_INIT_TAKE12("ACMEProfile", set_profile, NULL, RSRC_CONF,
         "Certificate profile to order when the CA offers it; "
         "'mandatory': never order without it"),
@@ -946,18 +946,6 @@ const command_rec aa_directives[] = {
         "The module restarts Apache only in this daily window: HH:MM-HH:MM"),
     { NULL }
 };
-
-static int has_name(const apr_array_header_t *names, const char *name)
-{
-    int i;
-
-    for (i = 0; i < names->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(names, i, const char *), name)) {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
 {
@@ -997,7 +985,7 @@ static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
                                 "neither a DNS name nor an IP address",
                                 d->defined_at, alias);
         }
-        if (!has_name(d->names, name)) {
+        if (!ap_array_str_contains(d->names, name)) {
             APR_ARRAY_PUSH(d->names, const char *) = name;
         }
     }
@@ -1128,25 +1116,14 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
     spec->dns_resolver = sc->dns_resolver;
 }
 
-static int lists_challenge(const apr_array_header_t *list, const char *type)
-{
-    int i;
-
-    for (i = 0; list && i < list->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(list, i, const char *), type)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Only dns-01 validates a wildcard (RFC 8555 §7.1.3), and dns-01 is
  * answered through ACMEDNSCmd (checked for every context in
  * check_dns_cmd): without both, the order could not work. */
 static const char *check_wildcards(const aa_domain_t *d, apr_pool_t *p)
 {
     const acme_domain_spec_t *spec = &d->spec;
-    int dns = lists_challenge(spec->challenges, "dns-01"), i;
+    int dns = spec->challenges
+              && ap_array_str_contains(spec->challenges, "dns-01"), i;
     server_rec *s = d->defined_in;
 
     for (i = 0; i < d->names->nelts; i++) {
@@ -1171,7 +1148,8 @@ static const char *check_dns_cmd(apr_pool_t *p, server_rec *vs)
 {
     const aa_srv_conf_t *sc = aa_srv_conf(vs);
 
-    if (lists_challenge(sc->challenges, "dns-01") && !sc->dns_cmd) {
+    if (sc->challenges && ap_array_str_contains(sc->challenges, "dns-01")
+        && !sc->dns_cmd) {
         return apr_psprintf(p, "ACMEChallenges lists dns-01%s%s%s but no "
                             "ACMEDNSCmd is set there: set ACMEDNSCmd to the "
                             "program that publishes the TXT records",
@@ -1386,19 +1364,6 @@ static const char *check_eab_urls(const aa_global_t *g, apr_pool_t *p,
     return NULL;
 }
 
-static int uses_challenge(const aa_domain_t *d, const char *type)
-{
-    const apr_array_header_t *a = d->spec.challenges;
-    int i;
-
-    for (i = 0; a && i < a->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), type)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* mod_ssl selects acme-tls/1 only where Protocols allows it; without it
  * the CA's tls-alpn-01 handshake gets the ordinary certificate and the
  * validation fails at every renewal, far from this configuration. */
@@ -1406,7 +1371,9 @@ static const char *check_alpn_protocols(apr_pool_t *p, server_rec *vs)
 {
     aa_domain_t *d = aa_srv_conf(vs)->served;
 
-    if (!d || !uses_challenge(d, ACME_ALPN_CHALLENGE) || !aa_serves_tls(vs)
+    if (!d || !d->spec.challenges
+        || !ap_array_str_contains(d->spec.challenges, ACME_ALPN_CHALLENGE)
+        || !aa_serves_tls(vs)
         || ap_is_allowed_protocol(NULL, NULL, vs, ACME_ALPN_PROTOCOL)) {
         return NULL;
     }

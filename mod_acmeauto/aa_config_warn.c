@@ -61,18 +61,6 @@ static void warn(apr_array_header_t *w, const char *logno, const char *text)
     e->text = text;
 }
 
-static int has_name(const aa_domain_t *d, const char *name)
-{
-    int i;
-
-    for (i = 0; i < d->names->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(d->names, i, const char *), name)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* "SSLEngine on|optional" among these directives (and conditional
  * sections in them): only such a host hands out a certificate. */
 static int has_ssl_engine(const ap_directive_t *dir)
@@ -147,7 +135,7 @@ static void add_missing(const char **missing, apr_pool_t *p,
 
     for (i = 0; names && i < names->nelts; i++) {
         const char *raw = APR_ARRAY_IDX(names, i, const char *);
-        if (!acme_name_normalize(&name, p, raw) || !has_name(d, name)) {
+        if (!acme_name_normalize(&name, p, raw) || !ap_array_str_contains(d->names, name)) {
             *missing = *missing ? apr_pstrcat(p, *missing, ", ", raw, NULL)
                                 : raw;
         }
