@@ -985,7 +985,7 @@ static const char *vhost_names(aa_domain_t *d, apr_pool_t *p, server_rec *s)
                                 "neither a DNS name nor an IP address",
                                 d->defined_at, alias);
         }
-        if (!ap_array_str_contains(d->names, name)) {
+        if (!acme_str_in(d->names, name)) {
             APR_ARRAY_PUSH(d->names, const char *) = name;
         }
     }
@@ -1122,8 +1122,7 @@ static void resolve_spec(aa_domain_t *d, aa_srv_conf_t *sc, apr_pool_t *p,
 static const char *check_wildcards(const aa_domain_t *d, apr_pool_t *p)
 {
     const acme_domain_spec_t *spec = &d->spec;
-    int dns = spec->challenges
-              && ap_array_str_contains(spec->challenges, "dns-01"), i;
+    int dns = acme_str_in(spec->challenges, "dns-01"), i;
     server_rec *s = d->defined_in;
 
     for (i = 0; i < d->names->nelts; i++) {
@@ -1148,8 +1147,7 @@ static const char *check_dns_cmd(apr_pool_t *p, server_rec *vs)
 {
     const aa_srv_conf_t *sc = aa_srv_conf(vs);
 
-    if (sc->challenges && ap_array_str_contains(sc->challenges, "dns-01")
-        && !sc->dns_cmd) {
+    if (acme_str_in(sc->challenges, "dns-01") && !sc->dns_cmd) {
         return apr_psprintf(p, "ACMEChallenges lists dns-01%s%s%s but no "
                             "ACMEDNSCmd is set there: set ACMEDNSCmd to the "
                             "program that publishes the TXT records",
@@ -1371,8 +1369,7 @@ static const char *check_alpn_protocols(apr_pool_t *p, server_rec *vs)
 {
     aa_domain_t *d = aa_srv_conf(vs)->served;
 
-    if (!d || !d->spec.challenges
-        || !ap_array_str_contains(d->spec.challenges, ACME_ALPN_CHALLENGE)
+    if (!d || !acme_str_in(d->spec.challenges, ACME_ALPN_CHALLENGE)
         || !aa_serves_tls(vs)
         || ap_is_allowed_protocol(NULL, NULL, vs, ACME_ALPN_PROTOCOL)) {
         return NULL;

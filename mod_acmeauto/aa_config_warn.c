@@ -135,7 +135,8 @@ static void add_missing(const char **missing, apr_pool_t *p,
 
     for (i = 0; names && i < names->nelts; i++) {
         const char *raw = APR_ARRAY_IDX(names, i, const char *);
-        if (!acme_name_normalize(&name, p, raw) || !ap_array_str_contains(d->names, name)) {
+        if (!acme_name_normalize(&name, p, raw)
+            || !acme_str_in(d->names, name)) {
             *missing = *missing ? apr_pstrcat(p, *missing, ", ", raw, NULL)
                                 : raw;
         }

@@ -82,19 +82,6 @@ static void skipped(const check_t *ck, const char *fmt, ...)
     putchar('\n');
 }
 
-/* Does an ACMEChallenges list name this type? */
-static int lists(const apr_array_header_t *types, const char *type)
-{
-    int i;
-
-    for (i = 0; types && i < types->nelts; i++) {
-        if (!strcasecmp(APR_ARRAY_IDX(types, i, const char *), type)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static void problem(check_t *ck, const char *what, const char *change)
 {
     printf("%s: %s -- %s\n", ck->d->name, what, change);
@@ -161,7 +148,8 @@ static void check_config(check_t *ck)
     for (i = 0; i < d->names->nelts; i++) {
         const char *n = APR_ARRAY_IDX(d->names, i, const char *);
 
-        if (n[0] == '*' && !(lists(d->challenges, "dns-01") && d->dns_cmd)) {
+        if (n[0] == '*'
+            && !(acme_str_in(d->challenges, "dns-01") && d->dns_cmd)) {
             problem(ck, apr_psprintf(ck->p, "%s is a wildcard name, which "
                                      "CAs validate with dns-01 only", n),
                     "list dns-01 in ACMEChallenges and set ACMEDNSCmd, or "
@@ -517,7 +505,7 @@ static int check_as_user(ax_ctx_t *ctx, void *baton)
     check_last_error(ck);
     /* The path the CA takes: http-01's, where it is one of the types. */
     if (!ax_interrupted() && (!ck->d->challenges
-                              || lists(ck->d->challenges, "http-01"))) {
+                              || acme_str_in(ck->d->challenges, "http-01"))) {
         check_http01(ck);
     }
     else if (!ax_interrupted()) {

@@ -846,18 +846,6 @@ static void reset_state(ax_ctx_t *ctx, const acme_conf_domain_t *d,
                           0644, p);
 }
 
-static int uses_server(const acme_conf_domain_t *d, const char *server)
-{
-    int i;
-
-    for (i = 0; i < d->servers->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(d->servers, i, const char *), server)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int import_cert(ax_ctx_t *ctx, import_t *im, const plan_dom_t *pd,
                        apr_pool_t *p, int *restart)
 {
@@ -920,7 +908,7 @@ static int import_as_user(ax_ctx_t *ctx, void *baton)
         int k;
         for (k = 0; !pd->cert && k < im->targets->nelts; k++) {
             const target_t *t = &APR_ARRAY_IDX(im->targets, k, target_t);
-            if (t->from && uses_server(pd->d, t->server)) {
+            if (t->from && acme_str_in(pd->d->servers, t->server)) {
                 reset_state(ctx, pd->d, NULL, p);
                 printf("%s: its CA's account is imported: the background "
                        "job orders at its next attempt, or at once after "

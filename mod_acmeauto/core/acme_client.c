@@ -197,18 +197,8 @@ static void parse_profiles(acme_directory_t *dir, apr_pool_t *p,
 
 int acme_directory_has_profile(acme_client_t *c, const char *profile)
 {
-    int i;
-
-    if (acme_directory_fetch(c) != APR_SUCCESS || !c->dir.profiles) {
-        return 0;
-    }
-    for (i = 0; i < c->dir.profiles->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(c->dir.profiles, i, const char *),
-                    profile)) {
-            return 1;
-        }
-    }
-    return 0;
+    return acme_directory_fetch(c) == APR_SUCCESS
+           && acme_str_in(c->dir.profiles, profile);
 }
 
 apr_status_t acme_directory_parse(acme_directory_t *dir, apr_pool_t *p,

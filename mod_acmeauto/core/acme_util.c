@@ -219,6 +219,18 @@ int acme_dns_name_normalize(const char **out, apr_pool_t *p, const char *name)
     return 1;
 }
 
+int acme_str_in(const apr_array_header_t *a, const char *s)
+{
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const char *acme_str_join(apr_pool_t *p, const apr_array_header_t *a,
                           const char *sep)
 {

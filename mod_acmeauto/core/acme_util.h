@@ -72,6 +72,10 @@ const char *acme_identifier_type(const char *name);
  * iPAddress SAN. NULL if ip is no address literal. In p. */
 const char *acme_ip_reverse_name(apr_pool_t *p, const char *ip);
 
+/* Is s one of a's strings (const char*, compared exactly)? 0 for a NULL
+ * array. */
+int acme_str_in(const apr_array_header_t *a, const char *s);
+
 /* Joins an array of const char* with sep; lives in p. */
 const char *acme_str_join(apr_pool_t *p, const apr_array_header_t *a,
                           const char *sep);

@@ -313,6 +313,21 @@ START_TEST(str_join_joins)
 }
 END_TEST
 
+START_TEST(str_in_finds_exact_members)
+{
+    apr_array_header_t *a = apr_array_make(test_pool, 2, sizeof(const char *));
+
+    ck_assert(!acme_str_in(NULL, "a.org"));
+    ck_assert(!acme_str_in(a, "a.org"));
+    APR_ARRAY_PUSH(a, const char *) = "a.org";
+    APR_ARRAY_PUSH(a, const char *) = "b.org";
+    ck_assert(acme_str_in(a, "a.org"));
+    ck_assert(acme_str_in(a, "b.org"));
+    ck_assert(!acme_str_in(a, "A.org"));
+    ck_assert(!acme_str_in(a, "a.or"));
+}
+END_TEST
+
 /* --- RFC 3339 timestamps ---------------------------------------------- */
 
 /* 2026-11-26T12:00:00Z in seconds since the epoch (date -u -d ... +%s). */
@@ -813,6 +828,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, duration_str_formats);
     tcase_add_test(tc, sha256_hex_known_value);
     tcase_add_test(tc, str_join_joins);
+    tcase_add_test(tc, str_in_finds_exact_members);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rfc3339");
