@@ -507,18 +507,25 @@ static acme_sched_view_t sched_view(const aa_domain_t *d,
     return v;
 }
 
-/* After the domain's order (if any): a staged set is released, else
- * the next time the domain needs the job goes into *next. */
+/* When domain i's staged set was made, read now; 0 if there is none. */
+static apr_time_t staged_now(child_ctx_t *ctx, int i, apr_pool_t *p)
+{
+    char *meta;
+    apr_size_t mlen;
+
+    return read_staged(ctx, APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *),
+                       p, &meta, &mlen) ? staged_time(p, meta, mlen) : 0;
+}
+
+/* After the domain's order (if any): a set staged at `staged` (0: none)
+ * is released, else the next time the domain needs the job goes into
+ * *next. */
 static void after_order(child_ctx_t *ctx, int i, apr_pool_t *p,
-                        apr_time_t now, apr_time_t *next)
+                        apr_time_t now, apr_time_t staged, apr_time_t *next)
 {
     aa_domain_t *d = APR_ARRAY_IDX(ctx->g->domains, i, aa_domain_t *);
     job_state_t *st = &ctx->states[i];
     acme_sched_view_t v;
-    char *meta = NULL;
-    apr_size_t mlen = 0;
-    apr_time_t staged = read_staged(ctx, d, p, &meta, &mlen)
-                        ? staged_time(p, meta, mlen) : 0;
 
     if (staged) {
         release_staged(ctx, i, staged, p, now, next);
@@ -564,7 +571,7 @@ static int tick_domain(child_ctx_t *ctx, const acme_orders_t *q, int i,
         }
         return 0;
     }
-    after_order(ctx, i, p, now, next);
+    after_order(ctx, i, p, now, staged, next);
     return 0;
 }
 
@@ -597,7 +604,8 @@ static void order_finished(void *baton, acme_order_job_t *o)
     }
     ctx->restart_wanted |= o->restart_wanted;
     apr_pool_create(&p, run->p);
-    after_order(ctx, o->index, p, apr_time_now(), run->next);
+    after_order(ctx, o->index, p, apr_time_now(), staged_now(ctx, o->index,
+                                                           p), run->next);
     apr_pool_destroy(p);
 }
 
